@@ -1,0 +1,105 @@
+"""One Settings object: defaults here, `[tool.plagiarism]` and CLI flags merged over them once.
+
+Every threshold the engine uses lives here, with where its number came from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from plagiarism.errors import UsageError
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "plagiarism"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # --- what is read -------------------------------------------------------------------
+    include: tuple[str, ...] = ()  # globs; empty means every *.py and *.ipynb
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = 2_000_000  # larger files are skipped with a warning (generated code, data)
+    max_notebook_bytes: int = 20_000_000  # notebooks carry outputs; only code cells are kept
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    rev_a: str | None = None
+    rev_b: str | None = None
+
+    # --- fingerprints and candidates ---------------------------------------------------------
+    # k=5 tokens: shorter grams collide on idioms (`self.$a = $v`), longer ones miss copies
+    # whose statements were reordered; measured on the shipped corpus and the benchmark.
+    kgram: int = 5
+    num_perm: int = 128  # MinHash permutations: 128 keeps the Jaccard estimate within ~0.09 (1/sqrt(128))
+    # LSH threshold on estimated Jaccard of k-gram sets. Low on purpose: the index only proposes,
+    # the exact alignment decides. Reordered or split copies keep ~0.3 of their k-grams.
+    lsh_threshold: float = 0.2
+    max_candidates_per_unit: int = 50  # bound the alignment work per unit of B
+
+    # --- alignment and scores ------------------------------------------------------------------
+    # Minimum match length of the greedy string tiling, in tokens. Runs shorter than this are
+    # what two honest implementations share by calling the same APIs (`nn.Linear($v, $v)`).
+    min_match: int = 12
+    # Units with fewer tokens than this are not reported on their own: a two-line forward()
+    # matches everything. They still count towards file and repo similarity.
+    min_unit_tokens: int = 30
+    # A pair is reported when its score (share of B's unit covered) reaches this.
+    pair_threshold: float = 0.6
+    # Repo similarity (share of all B tokens explained) bands for the verdict.
+    verdict_bands: tuple[tuple[float, str], ...] = (
+        (0.5, "copied"),
+        (0.2, "substantial overlap"),
+        (0.05, "some shared code"),
+        (0.0, "independent"),
+    )
+    # A run is a finding (exit code 1) when any pair is reported.
+    jobs: int = 0  # 0 means all cores
+    quiet: bool = False
+
+    def with_overrides(self, **values: Any) -> Settings:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(f"unknown setting(s): {', '.join(unknown)}")
+        clean = {k: v for k, v in values.items() if v is not None}
+        if "cache_dir" in clean:
+            clean["cache_dir"] = Path(clean["cache_dir"]).expanduser()
+        for key in ("include", "exclude"):
+            if key in clean:
+                clean[key] = tuple(clean[key])
+        out = replace(self, **clean)
+        out.validate()
+        return out
+
+    def validate(self) -> None:
+        if not 0.0 <= self.pair_threshold <= 1.0:
+            raise UsageError("--threshold must be between 0 and 1")
+        if self.kgram < 2:
+            raise UsageError("kgram must be at least 2")
+        if self.min_match < self.kgram:
+            raise UsageError("min_match must be at least kgram")
+        if self.max_file_bytes <= 0:
+            raise UsageError("--max-file-size must be positive")
+        if self.jobs < 0:
+            raise UsageError("--jobs must be 0 (all cores) or more")
+
+    def verdict(self, similarity: float) -> str:
+        for bound, name in self.verdict_bands:
+            if similarity >= bound:
+                return name
+        return self.verdict_bands[-1][1]
+
+    def public(self) -> dict[str, object]:
+        """The settings a reviewer needs to reproduce a run (written into every result)."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("cache_dir", "quiet", "jobs"):
+                continue
+            if isinstance(value, tuple):
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
+            out[f.name] = value
+        return out

@@ -1,0 +1,210 @@
+"""The data that flows between the pipeline stages.
+
+Every stage takes and returns these frozen dataclasses; no stage reaches into another's
+internals. `Result` is the one object a formatter needs, and its JSON form (see
+`plagiarism.report.json_format`) is the documented, versioned contract (docs/json-schema.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SCHEMA_VERSION = 1
+
+Side = Literal["a", "b"]
+SourceKind = Literal["git", "checkout", "folder"]
+FileKind = Literal["python", "notebook"]
+UnitKind = Literal["function", "method", "class", "module"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One side of a comparison, resolved: where it came from and which commit it is."""
+
+    spec: str  # what the user typed (URL, path), without any @REV suffix
+    kind: SourceKind
+    root: str  # folder on disk (a work tree, or a bare clone for kind="git")
+    rev: str | None = None  # what the user asked for (branch, tag, commit), if anything
+    commit: str | None = None  # resolved full SHA, None for a plain folder
+    commit_date: str | None = None  # ISO 8601 committer date of `commit`
+    dirty: bool = False  # a checkout whose work tree differs from `commit`
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file read from a source, with the text the later stages see.
+
+    For notebooks `text` is the code cells joined (magics blanked), and `cell_starts`
+    holds the 1-based line in `text` where each code cell begins, so lines map back to cells.
+    """
+
+    path: str  # posix path relative to the source root
+    sha256: str  # of the raw bytes as stored in the repository
+    text: str
+    kind: FileKind = "python"
+    size: int = 0
+    cell_starts: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    """Something a reviewer must know about: a skipped file, a partial parse, a fallback."""
+
+    side: Side | None
+    path: str | None
+    reason: str
+    skipped: bool = False  # True when the file's evidence is missing from the comparison
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One symbol of the rename-proof alphabet.
+
+    `sym` is what is compared: a keyword, an operator, a library name such as
+    `torch.nn.Linear`, a literal, or a placeholder `$v`/`$a` for a name the project defines.
+    `ident` keeps the original name behind a placeholder, for the rename map.
+    """
+
+    sym: str
+    line: int  # 1-based line in the file
+    ident: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A function, method, class body (without its methods) or a file's module-level code."""
+
+    side: Side
+    path: str
+    qualname: str
+    kind: UnitKind
+    start_line: int
+    end_line: int
+    file_sha256: str
+    tokens: tuple[Token, ...]
+    calls: tuple[str, ...] = ()  # names this unit calls, for the call graph
+    content_hash: str = ""  # hash of the normalized token syms: equal hash, equal code shape
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}::{self.qualname}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """k-gram hashes of a unit (winnowed), and its MinHash signature for the LSH index."""
+
+    unit_key: str
+    side: Side
+    hashes: frozenset[int]
+    signature: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A pair worth aligning exactly, as found by the index (never all pairs)."""
+
+    a: str  # unit key on side a
+    b: str  # unit key on side b
+    estimate: float  # the index's estimate of similarity (Jaccard of k-gram sets)
+
+
+@dataclass(frozen=True, slots=True)
+class LineRange:
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A run of tokens that is the same on both sides (a tile of the greedy tiling)."""
+
+    a: LineRange
+    b: LineRange
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    a: str
+    b: str
+    count: int  # how many matched pairs (or, within a pair, how many aligned tokens) agree
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRef:
+    path: str
+    name: str  # qualified name
+    kind: UnitKind
+    start_line: int
+    end_line: int
+    tokens: int
+    file_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A unit of B explained by a unit of A, with the evidence."""
+
+    a: UnitRef
+    b: UnitRef
+    score: float  # share of B's unit tokens covered by regions, in [0, 1]
+    matched_tokens: int
+    regions: tuple[Region, ...]
+    renames: tuple[Rename, ...]  # names that the aligned tokens map, a -> b, with token counts
+    call_support: int = 0  # callees of b matched to callees of a
+    one_to_one: bool = True  # False: b explained by an a already paired (split helpers)
+    identical: bool = False  # same normalized token stream
+
+
+@dataclass(frozen=True, slots=True)
+class FilePair:
+    a: str
+    b: str
+    score: float  # share of file b's unit tokens covered by pairs with file a
+    pairs: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str
+    sha256: str
+    lines: int
+    kind: FileKind
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    similarity: float  # share of B's unit tokens explained by A
+    verdict: str
+    files_a: int
+    files_b: int
+    units_a: int
+    units_b: int
+    tokens_b: int
+    matched_tokens_b: int
+    pairs: int
+    candidates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Everything a formatter needs, and what `--json` writes."""
+
+    tool_version: str
+    settings: dict[str, object]
+    source_a: Source
+    source_b: Source
+    summary: Summary
+    pairs: tuple[Pair, ...]
+    file_pairs: tuple[FilePair, ...]
+    renames: tuple[Rename, ...]
+    files_a: tuple[FileInfo, ...]
+    files_b: tuple[FileInfo, ...]
+    warnings: tuple[Warning, ...]
+    # sha256 -> text of every file that appears in a pair, so a saved result can be rendered
+    blobs: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[str, object] | None = None  # tokenizer/config/weights evidence (docs/artifacts.md)
+    finding: bool = False  # drives the exit code: a pair or similarity over the thresholds

@@ -1,0 +1,1 @@
+"""Formatters: each turns a `Result` into something a person or a program reads."""
