@@ -58,17 +58,21 @@ class Warning:
 
 
 @dataclass(frozen=True, slots=True)
-class Token:
-    """One symbol of the rename-proof alphabet.
+class TokenStream:
+    """A unit's code in the rename-proof alphabet, as parallel tuples (millions of tokens per repo).
 
-    `sym` is what is compared: a keyword, an operator, a library name such as
-    `torch.nn.Linear`, a literal, or a placeholder `$v`/`$a` for a name the project defines.
-    `ident` keeps the original name behind a placeholder, for the rename map.
+    `syms[i]` is what is compared: a keyword, an operator, a library name such as
+    `torch.nn.Linear`, a literal, or a placeholder (`$v` name, `$a` attribute, `$k` keyword
+    argument) for a name the project defines. `idents[i]` keeps the original name behind a
+    placeholder (else None), for the rename map; `lines[i]` is its 1-based line in the file.
     """
 
-    sym: str
-    line: int  # 1-based line in the file
-    ident: str | None = None
+    syms: tuple[str, ...]
+    lines: tuple[int, ...]
+    idents: tuple[str | None, ...]
+
+    def __len__(self) -> int:
+        return len(self.syms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ class Unit:
     start_line: int
     end_line: int
     file_sha256: str
-    tokens: tuple[Token, ...]
+    tokens: TokenStream
     calls: tuple[str, ...] = ()  # names this unit calls, for the call graph
     content_hash: str = ""  # hash of the normalized token syms: equal hash, equal code shape
 
@@ -206,5 +210,7 @@ class Result:
     warnings: tuple[Warning, ...]
     # sha256 -> text of every file that appears in a pair, so a saved result can be rendered
     blobs: dict[str, str] = field(default_factory=dict)
-    artifacts: dict[str, object] | None = None  # tokenizer/config/weights evidence (docs/artifacts.md)
+    artifacts: dict[str, object] | None = (
+        None  # tokenizer/config/weights evidence (docs/artifacts.md)
+    )
     finding: bool = False  # drives the exit code: a pair or similarity over the thresholds

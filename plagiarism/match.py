@@ -1,0 +1,225 @@
+"""Scored candidate pairs -> a one-to-one alignment of units, the rename map, call-graph
+evidence, and the roll-ups to file pairs and one repo similarity.
+
+Why one-to-one: a unit of B copied from one unit of A should be explained by that unit, not
+by every look-alike in A. A maximum-weight bipartite matching (networkx) picks, across the
+whole repository, the assignment that explains the most tokens. Units of B that stay
+unmatched but are still well explained by an already-matched unit of A (a helper split out
+of a long original, a function duplicated in the suspect) are kept as `one_to_one=False`.
+
+Why a rename map across pairs: a consistent renaming, the same original name mapped to the
+same new name in many independent pairs, is what deliberate disguise leaves behind; two
+honest implementations agree on no such map.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from plagiarism.align import Alignment, aligned_names, regions, renames_of
+from plagiarism.config import Settings
+from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
+
+# Components of the candidate graph larger than this are matched greedily (heaviest edge
+# first): the blossom algorithm is cubic, and such components are idioms, not copies.
+MAX_EXACT_COMPONENT = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    a: int
+    b: int
+    alignment: Alignment
+
+
+def unit_ref(unit: Unit) -> UnitRef:
+    return UnitRef(
+        path=unit.path,
+        name=unit.qualname,
+        kind=unit.kind,
+        start_line=unit.start_line,
+        end_line=unit.end_line,
+        tokens=len(unit.tokens),
+        file_sha256=unit.file_sha256,
+    )
+
+
+def one_to_one(scored: Sequence[Scored], min_score: float) -> dict[int, Scored]:
+    """B index -> the chosen pair, maximising the total matched tokens."""
+    graph = nx.Graph()
+    by_edge: dict[tuple[int, int], Scored] = {}
+    for s in scored:
+        if s.alignment.score < min_score or s.alignment.matched == 0:
+            continue
+        key = (s.a, s.b)
+        by_edge[key] = s
+        # Matched tokens first, then the share of A covered: of two originals that explain
+        # the same tokens, the one that is itself mostly covered is the better origin.
+        weight = s.alignment.matched + s.alignment.coverage_a
+        graph.add_edge(("a", s.a), ("b", s.b), weight=weight)
+    chosen: dict[int, Scored] = {}
+    for component in nx.connected_components(graph):
+        sub = graph.subgraph(component)
+        if sub.number_of_edges() == 1:
+            edges = list(sub.edges)
+        elif len(component) <= MAX_EXACT_COMPONENT:
+            edges = list(nx.max_weight_matching(sub))
+        else:
+            edges = _greedy(sub)
+        for u, v in edges:
+            left, right = (u, v) if u[0] == "a" else (v, u)
+            chosen[right[1]] = by_edge[(left[1], right[1])]
+    return chosen
+
+
+def _greedy(sub: nx.Graph) -> list[tuple[object, object]]:
+    taken: set[object] = set()
+    out = []
+    for u, v, _ in sorted(sub.edges(data="weight"), key=lambda e: (-e[2], str(e[0]), str(e[1]))):
+        if u in taken or v in taken:
+            continue
+        taken.update((u, v))
+        out.append((u, v))
+    return out
+
+
+def call_graph(units: Sequence[Unit]) -> nx.DiGraph:
+    """Unit index -> unit indexes it may call, resolved by simple name within the side."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for i, unit in enumerate(units):
+        if unit.kind != "module":
+            by_name[unit.qualname.rsplit(".", 1)[-1]].append(i)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(units)))
+    for i, unit in enumerate(units):
+        for name in unit.calls:
+            targets = by_name.get(name, ())
+            if len(targets) <= 3:  # a name defined everywhere (`forward`) says nothing
+                for t in targets:
+                    if t != i:
+                        graph.add_edge(i, t)
+    return graph
+
+
+def call_support(pairs: dict[int, int], graph_a: nx.DiGraph, graph_b: nx.DiGraph) -> dict[int, int]:
+    """For each matched b: how many of its callees are matched to callees of its partner."""
+    out = {}
+    for b, a in pairs.items():
+        callees_a = set(graph_a.successors(a)) if a in graph_a else set()
+        support = 0
+        for cb in graph_b.successors(b):
+            ca = pairs.get(cb)
+            if ca is not None and ca in callees_a:
+                support += 1
+        out[b] = support
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    pairs: tuple[Pair, ...]  # reported pairs, strongest first
+    file_pairs: tuple[FilePair, ...]
+    renames: tuple[Rename, ...]
+    matched_tokens_b: int
+    tokens_b: int
+
+
+def build(
+    units_a: Sequence[Unit],
+    units_b: Sequence[Unit],
+    scored: Sequence[Scored],
+    settings: Settings,
+) -> Matching:
+    threshold = settings.pair_threshold
+    chosen = one_to_one(scored, min_score=threshold)
+    used_a = {s.a for s in chosen.values()}
+
+    # Units of B left over but explained by an A unit already used: split helpers, duplicates.
+    extra: dict[int, Scored] = {}
+    for s in sorted(scored, key=lambda s: (-s.alignment.matched, s.a, s.b)):
+        if s.b in chosen or s.b in extra or s.alignment.score < threshold:
+            continue
+        if s.a in used_a and s.alignment.matched > 0:
+            extra[s.b] = s
+
+    partner = {b: s.a for b, s in chosen.items()}
+    support = call_support(partner, call_graph(units_a), call_graph(units_b))
+    file_of_pair: Counter[tuple[str, str]] = Counter()
+    for b, s in chosen.items():
+        if len(units_b[b].tokens) >= settings.min_unit_tokens:
+            file_of_pair[(units_a[s.a].path, units_b[b].path)] += 1
+
+    pairs: list[Pair] = []
+    explained: dict[int, int] = {}  # b index -> tokens explained
+    for b, s in list(chosen.items()) + list(extra.items()):
+        ua, ub = units_a[s.a], units_b[b]
+        big = len(ub.tokens) >= settings.min_unit_tokens
+        # A small unit counts towards the similarity only with structural backing: its file
+        # pairs with the partner's file through larger units, or its callees match.
+        backed = file_of_pair[(ua.path, ub.path)] > 0 or support.get(b, 0) > 0
+        if (
+            big
+            or backed
+            or ub.content_hash == ua.content_hash
+            and len(ub.tokens) >= settings.min_match
+        ):
+            explained[b] = s.alignment.matched
+        if not big:
+            continue
+        tiles = s.alignment.tiles
+        pairs.append(
+            Pair(
+                a=unit_ref(ua),
+                b=unit_ref(ub),
+                score=s.alignment.score,
+                matched_tokens=s.alignment.matched,
+                regions=regions(ua.tokens, ub.tokens, tiles),
+                renames=renames_of(aligned_names(ua.tokens, ub.tokens, tiles)),
+                call_support=support.get(b, 0),
+                one_to_one=b in chosen,
+                identical=ua.content_hash == ub.content_hash,
+            )
+        )
+    pairs.sort(key=lambda p: (-p.score, -p.matched_tokens, p.b.path, p.b.start_line))
+
+    tokens_b = sum(len(u.tokens) for u in units_b)
+    return Matching(
+        pairs=tuple(pairs),
+        file_pairs=_file_pairs(pairs, units_b),
+        renames=rename_map(pairs),
+        matched_tokens_b=sum(explained.values()),
+        tokens_b=tokens_b,
+    )
+
+
+def rename_map(pairs: Sequence[Pair]) -> tuple[Rename, ...]:
+    """Repo-level renames: for each original name, how many pairs map it to each new name."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for pair in pairs:
+        for r in pair.renames:
+            if r.a != r.b:
+                counts[(r.a, r.b)] += 1
+    out = [Rename(a=a, b=b, count=c) for (a, b), c in counts.items()]
+    out.sort(key=lambda r: (-r.count, r.a, r.b))
+    return tuple(out)
+
+
+def _file_pairs(pairs: Sequence[Pair], units_b: Sequence[Unit]) -> tuple[FilePair, ...]:
+    size_b: Counter[str] = Counter()
+    for u in units_b:
+        size_b[u.path] += len(u.tokens)
+    matched: Counter[tuple[str, str]] = Counter()
+    count: Counter[tuple[str, str]] = Counter()
+    for p in pairs:
+        matched[(p.a.path, p.b.path)] += p.matched_tokens
+        count[(p.a.path, p.b.path)] += 1
+    out = [
+        FilePair(a=a, b=b, score=min(1.0, m / max(1, size_b[b])), pairs=count[(a, b)])
+        for (a, b), m in matched.items()
+    ]
+    out.sort(key=lambda f: (-f.score, f.b, f.a))
+    return tuple(out)

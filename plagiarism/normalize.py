@@ -1,0 +1,724 @@
+"""Units -> token streams in a rename-proof alphabet.
+
+Copiers rename their own names, not the APIs they call. So a name the compared project
+defines (local, parameter, function, class, `self.` attribute, module global) becomes a
+placeholder, while names of imported libraries and builtins (`torch.nn.Linear`,
+`np.einsum`, `range`) stay as they are. Each rule below is a small function or branch whose
+docstring or comment names the disguise it defeats; docs/algorithms.md lists them all.
+
+Normalisation runs in two steps so the expensive one can be cached per file content:
+`analyze_file` (parse + walk, depends only on the file's text) emits *raw* symbols in which
+library names, attribute names and keyword-argument names are still undecided, because
+whether `hidden_size` or `minivlm.utils` belongs to the project depends on the whole side;
+`resolve_side` then decides them with the side's `SideContext` (cheap dictionary lookups).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warning
+from plagiarism.parse import Node, UnitSpan, parse_text, unwrap_definition
+
+# Raw-symbol prefixes for decisions deferred to `resolve_side`.
+LIB = "\x01"  # dotted name reached through an import: library, or the project's own module
+ATTR = "\x02"  # attribute name: placeholder if the side defines it anywhere
+KWARG = "\x03"  # keyword-argument name: placeholder if the side defines such a parameter
+
+VAR = "$v"  # a name the project defines
+ATTR_PH = "$a"
+KWARG_PH = "$k"
+PLACEHOLDERS = frozenset({VAR, ATTR_PH, KWARG_PH})
+
+STRING = "STR"
+BLOCK_OPEN = "{"
+BLOCK_CLOSE = "}"
+
+_BUILTINS = frozenset(dir(builtins))
+
+# Anonymous tree-sitter tokens that carry meaning. Punctuation such as `,` `:` `(` `)` is
+# dropped: parentheses and line breaks are formatting, which copiers change freely.
+_KEEP_ANON = frozenset(
+    """
+    def class return if elif else for while in not and or is lambda yield await async with as
+    try except finally raise assert del global nonlocal break continue import from print exec
+    = + - * / // % ** @ << >> & | ^ ~ < > <= >= == != <> := += -= *= /= //= %= **= @= <<= >>=
+    &= |= ^= . ...
+    """.split()
+)
+_AUGMENTED = {
+    op + "=": op for op in ("+", "-", "*", "/", "//", "%", "**", "@", "<<", ">>", "&", "|", "^")
+}
+_STRINGS = frozenset({"string", "concatenated_string"})
+_SKIP = frozenset({"comment", "type", "pass_statement", "line_continuation"})
+
+
+@dataclass(frozen=True, slots=True)
+class RawUnit:
+    """A unit whose deferred symbols are not yet resolved (what the per-file cache stores)."""
+
+    qualname: str
+    kind: UnitKind
+    start_line: int
+    end_line: int
+    syms: tuple[str, ...]
+    lines: tuple[int, ...]
+    idents: tuple[str | None, ...]
+    calls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileAnalysis:
+    """Everything later stages need from one file; depends only on the file's text."""
+
+    path: str
+    sha256: str
+    units: tuple[RawUnit, ...]
+    defined_attrs: frozenset[str]  # attribute names this file assigns or defines
+    param_names: frozenset[str]  # parameter names of functions this file defines
+    error_lines: tuple[int, ...]
+    line_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SideContext:
+    """What one whole side defines: decides the deferred symbols of every file."""
+
+    local_modules: frozenset[str]  # top-level package/module names of the project itself
+    defined_attrs: frozenset[str]
+    param_names: frozenset[str]
+
+
+# --------------------------------------------------------------------------------------
+# Literals
+
+
+def normalize_number(text: str) -> str:
+    """`1e-6`, `0.000001` and `1E-06` are the same constant; `0x10` is `16`; `1_000` is `1000`.
+
+    Defeats: rewriting a constant's spelling. Numbers are otherwise kept: unusual constants
+    (eps=1e-6, theta=10000.0) are strong evidence, and honest code often differs in them.
+    """
+    clean = text.replace("_", "")
+    lowered = clean.lower()
+    try:
+        if lowered.endswith("j"):
+            return lowered
+        if any(c in lowered for c in ".e") and not lowered.startswith(("0x", "0o", "0b")):
+            return repr(float(clean))
+        if lowered.endswith("l"):  # Python 2 long
+            clean = clean[:-1]
+        return str(int(clean, 0))
+    except ValueError:
+        return text
+
+
+# --------------------------------------------------------------------------------------
+# File-level scan: imports and definitions
+
+
+def _text(node: Node) -> str:
+    return str(node.text.decode("utf-8", "replace"))
+
+
+def _dotted(node: Node) -> str:
+    return ".".join(_text(c) for c in node.named_children if c.type == "identifier")
+
+
+class _Scan:
+    """One pass over a file: the import map and the names the file defines."""
+
+    def __init__(self, root: Node) -> None:
+        self.imports: dict[str, str] = {}  # alias -> dotted module path it stands for
+        self.defined: set[str] = set()  # bare names bound anywhere in the file
+        self.attrs: set[str] = set()
+        self.params: set[str] = set()
+        self._walk(root)
+
+    def _walk(self, root: Node) -> None:
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            kind = node.type
+            if kind == "import_statement":
+                self._import(node)
+                continue
+            if kind == "import_from_statement":
+                self._import_from(node)
+                continue
+            if kind in ("function_definition", "class_definition"):
+                name = node.child_by_field_name("name")
+                if name is not None:
+                    self.defined.add(_text(name))
+                    self.attrs.add(_text(name))  # methods are reached as attributes
+                if kind == "function_definition":
+                    params = node.child_by_field_name("parameters")
+                    if params is not None:
+                        self._params(params)
+            elif kind == "lambda_parameters":
+                self._params(node)
+            elif kind in ("assignment", "augmented_assignment"):
+                left = node.child_by_field_name("left")
+                if left is not None:
+                    self._targets(left)
+            elif kind in ("for_statement", "for_in_clause"):
+                left = node.child_by_field_name("left")
+                if left is not None:
+                    self._targets(left)
+            elif kind in ("as_pattern_target", "named_expression"):
+                target = node if kind == "as_pattern_target" else node.child_by_field_name("name")
+                if target is not None:
+                    self._targets(target)
+            elif kind == "except_clause":
+                for child in node.named_children:
+                    if child.type == "identifier" and child.prev_sibling is not None:
+                        if child.prev_sibling.type == "as":
+                            self.defined.add(_text(child))
+            elif kind in ("global_statement", "nonlocal_statement"):
+                for child in node.named_children:
+                    if child.type == "identifier":
+                        self.defined.add(_text(child))
+            stack.extend(node.children)
+
+    def _params(self, params: Node) -> None:
+        for child in params.named_children:
+            name = child
+            if child.type in ("default_parameter", "typed_default_parameter"):
+                name = child.child_by_field_name("name")
+            elif child.type in (
+                "typed_parameter",
+                "list_splat_pattern",
+                "dictionary_splat_pattern",
+            ):
+                name = next((c for c in child.named_children if c.type == "identifier"), None)
+            if name is not None and name.type == "identifier":
+                self.defined.add(_text(name))
+                self.params.add(_text(name))
+
+    def _targets(self, node: Node) -> None:
+        if node.type == "identifier":
+            self.defined.add(_text(node))
+        elif node.type == "attribute":
+            attr = node.child_by_field_name("attribute")
+            if attr is not None:
+                self.attrs.add(_text(attr))
+        elif node.type in (
+            "pattern_list",
+            "tuple_pattern",
+            "list_pattern",
+            "expression_list",
+            "tuple",
+            "list",
+            "list_splat_pattern",
+            "parenthesized_expression",
+        ):
+            for child in node.named_children:
+                self._targets(child)
+
+    def _import(self, node: Node) -> None:
+        for child in node.named_children:
+            if child.type == "dotted_name":
+                # `import torch.nn` binds `torch`; the chain `torch.nn.X` resolves itself.
+                first = _text(child.named_children[0])
+                self.imports[first] = first
+            elif child.type == "aliased_import":
+                name = child.child_by_field_name("name")
+                alias = child.child_by_field_name("alias")
+                if name is not None and alias is not None:
+                    self.imports[_text(alias)] = _dotted(name)
+
+    def _import_from(self, node: Node) -> None:
+        module = node.child_by_field_name("module_name")
+        if module is None:
+            return
+        if module.type == "relative_import":
+            # `from .x import Y`: the project's own code, so Y is a name it defines.
+            for child in node.children_by_field_name("name"):
+                alias = (
+                    child.child_by_field_name("alias") if child.type == "aliased_import" else None
+                )
+                target = alias if alias is not None else child
+                self.defined.add(_text(target).split(".")[-1])
+            return
+        base = _dotted(module)
+        for child in node.children_by_field_name("name"):
+            if child.type == "aliased_import":
+                name = child.child_by_field_name("name")
+                alias = child.child_by_field_name("alias")
+                if name is not None and alias is not None:
+                    self.imports[_text(alias)] = f"{base}.{_dotted(name)}"
+            elif child.type == "dotted_name":
+                self.imports[_text(child)] = f"{base}.{_dotted(child)}"
+
+
+# --------------------------------------------------------------------------------------
+# Token emission
+
+
+class _Emitter:
+    """Walks one unit's nodes and emits raw symbols. Rules are the `_on_*` branches."""
+
+    def __init__(self, scan: _Scan) -> None:
+        self.scan = scan
+        self.syms: list[str] = []
+        self.lines: list[int] = []
+        self.idents: list[str | None] = []
+        self.calls: list[str] = []
+
+    def emit(self, sym: str, node: Node, ident: str | None = None) -> None:
+        self.syms.append(sym)
+        self.lines.append(node.start_point[0] + 1)
+        self.idents.append(ident)
+
+    # -- names ---------------------------------------------------------------------------
+
+    def name(self, node: Node) -> None:
+        """A bare identifier: library alias, builtin, or a project name (placeholder).
+
+        Defeats: renaming locals, parameters, functions, classes and globals, and switching
+        between import styles (`from torch import nn` vs `import torch.nn as nn`): both make
+        `nn.Linear` read as `torch.nn.Linear`.
+        """
+        text = _text(node)
+        target = self.scan.imports.get(text)
+        if target is not None and text not in self.scan.defined:
+            self.emit(LIB + target, node, text)
+        elif text in _BUILTINS and text not in self.scan.defined:
+            self.emit(text, node)
+        else:
+            self.emit(VAR, node, text)
+
+    def attribute(self, node: Node) -> None:
+        """`a.b.c`: a chain rooted at an imported module collapses into one library symbol."""
+        chain: list[Node] = []
+        cur = node
+        while cur.type == "attribute":
+            attr = cur.child_by_field_name("attribute")
+            if attr is None:
+                break
+            chain.append(attr)
+            cur = cur.child_by_field_name("object")
+            if cur is None:
+                return
+        chain.reverse()
+        if cur.type == "identifier":
+            root = _text(cur)
+            target = self.scan.imports.get(root)
+            if target is not None and root not in self.scan.defined:
+                dotted = ".".join([target] + [_text(a) for a in chain])
+                self.emit(LIB + dotted, node, _text(chain[-1]))
+                return
+            self.name(cur)
+        else:
+            self.walk(cur)
+        for attr in chain:
+            self.emit(ATTR + _text(attr), attr, _text(attr))
+
+    # -- statements ----------------------------------------------------------------------
+
+    def assignment(self, node: Node) -> None:
+        """`a, b = x, y` reads as `a = x` then `b = y`; `x: T = v` reads as `x = v`.
+
+        Defeats: folding assignments into tuples (and unfolding them), adding type hints.
+        """
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None:
+            return
+        if right is None:  # a bare annotation `x: int` declares nothing that runs
+            return
+        pairs = _unfold(left, right)
+        if pairs is not None:
+            for target, value in pairs:
+                self.walk(target)
+                self.emit("=", node)
+                self.walk(value)
+            return
+        self.walk(left)
+        self.emit("=", node)
+        self.walk(right)
+
+    def augmented(self, node: Node) -> None:
+        """`x += y` reads as `x = x + y`. Defeats: switching between the two spellings."""
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        op = node.child_by_field_name("operator")
+        if left is None or right is None or op is None:
+            return
+        self.walk(left)
+        self.emit("=", node)
+        self.walk(left)
+        self.emit(_AUGMENTED.get(_text(op), _text(op)), op)
+        self.walk(right)
+
+    def call(self, node: Node) -> None:
+        function = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if function is not None:
+            self.walk(function)
+            callee = function
+            if callee.type == "attribute":
+                callee = callee.child_by_field_name("attribute")
+            if callee is not None and callee.type == "identifier":
+                self.calls.append(_text(callee))
+        self.emit("(", node)
+        if args is not None:
+            for child in args.named_children:
+                self.walk(child)
+        self.emit(")", node)
+
+    def keyword_argument(self, node: Node) -> None:
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        if name is not None:
+            self.emit(KWARG + _text(name), name, _text(name))
+        if value is not None:
+            self.walk(value)
+
+    def parameters(self, node: Node) -> None:
+        """Parameters without their type hints. Defeats: adding or removing annotations."""
+        for child in node.named_children:
+            kind = child.type
+            if kind == "identifier":
+                self.name(child)
+            elif kind in ("default_parameter", "typed_default_parameter"):
+                name = child.child_by_field_name("name")
+                value = child.child_by_field_name("value")
+                if name is not None:
+                    self.walk(name)
+                self.emit("=", child)
+                if value is not None:
+                    self.walk(value)
+            elif kind in ("typed_parameter",):
+                for sub in child.children:
+                    if sub.type == "type":
+                        break
+                    self.walk(sub)
+            else:
+                self.walk(child)
+
+    def definition_header(self, node: Node, decorators: Iterable[Node]) -> None:
+        for decorator in decorators:
+            self.emit("@", decorator)
+            for child in decorator.named_children:
+                self.walk(child)
+        is_async = any(c.type == "async" for c in node.children)
+        if is_async:
+            self.emit("async", node)
+        self.emit("def" if node.type == "function_definition" else "class", node)
+        name = node.child_by_field_name("name")
+        if name is not None:
+            self.emit(VAR, name, _text(name))
+        params = node.child_by_field_name("parameters")
+        if params is not None:
+            self.parameters(params)
+        supers = node.child_by_field_name("superclasses")
+        if supers is not None:
+            self.emit("(", supers)
+            for child in supers.named_children:
+                self.walk(child)
+            self.emit(")", supers)
+
+    def block(self, node: Node, skip_definitions: bool = True) -> None:
+        self.emit(BLOCK_OPEN, node)
+        for child in node.children:
+            if skip_definitions and _is_definition(child):
+                continue
+            if _is_docstring(child):
+                continue
+            self.walk(child)
+        self.syms.append(BLOCK_CLOSE)
+        self.lines.append(node.end_point[0] + 1)
+        self.idents.append(None)
+
+    # -- the walk ------------------------------------------------------------------------
+
+    def walk(self, node: Node) -> None:
+        kind = node.type
+        if kind in _SKIP:
+            return
+        if kind == "identifier":
+            self.name(node)
+        elif kind == "attribute":
+            self.attribute(node)
+        elif kind in _STRINGS:
+            # String contents are prose (messages, keys) that copiers reword freely.
+            self.emit(STRING, node)
+        elif kind in ("integer", "float"):
+            self.emit(normalize_number(_text(node)), node)
+        elif kind in ("true", "false", "none"):
+            self.emit(_text(node), node)
+        elif kind == "expression_statement" and _is_docstring(node):
+            return
+        elif kind == "assignment":
+            self.assignment(node)
+        elif kind == "augmented_assignment":
+            self.augmented(node)
+        elif kind == "call":
+            self.call(node)
+        elif kind == "keyword_argument":
+            self.keyword_argument(node)
+        elif kind in ("import_statement", "import_from_statement", "future_import_statement"):
+            # Imports are resolved into the names that use them; their spelling is style.
+            return
+        elif kind == "block":
+            self.block(node)
+        elif _is_definition(node):
+            return  # nested definitions are units of their own
+        elif kind in ("parenthesized_expression", "tuple", "expression_list", "pattern_list"):
+            for child in node.named_children:
+                self.walk(child)
+        elif kind in ("list", "list_comprehension", "list_pattern"):
+            self._bracketed("[", "]", node)
+        elif kind in ("dictionary", "dictionary_comprehension"):
+            self._bracketed("dict{", "}dict", node)
+        elif kind in ("set", "set_comprehension"):
+            self._bracketed("set{", "}set", node)
+        elif kind == "subscript":
+            value = node.child_by_field_name("value")
+            if value is not None:
+                self.walk(value)
+            self.emit("[", node)
+            for sub in node.children_by_field_name("subscript"):
+                self.walk(sub)
+            self.emit("]", node)
+        elif kind == "slice":
+            for child in node.children:
+                if child.type == ":":
+                    self.emit(":", child)
+                else:
+                    self.walk(child)
+        elif kind in ("ERROR",):
+            for child in node.children:
+                self.walk(child)
+        elif node.child_count == 0:
+            if not node.is_named and kind in _KEEP_ANON:
+                self.emit(kind, node)
+            elif node.is_named and kind not in ("comment",):
+                self.emit(kind, node)
+        else:
+            if kind == "lambda":
+                self.emit("lambda", node)
+                for child in node.named_children:
+                    self.walk(child)
+                return
+            for child in node.children:
+                self.walk(child)
+
+    def _bracketed(self, open_sym: str, close_sym: str, node: Node) -> None:
+        self.emit(open_sym, node)
+        for child in node.children:
+            if child.is_named:
+                self.walk(child)
+            elif child.type in ("for", "in", "if", "async", "**", "*"):
+                self.emit(child.type, child)
+        self.emit(close_sym, node)
+
+
+def _is_definition(node: Node) -> bool:
+    inner, _ = unwrap_definition(node)
+    return inner is not None and inner.type in ("function_definition", "class_definition")
+
+
+def _is_docstring(node: Node) -> bool:
+    """A bare string statement is documentation. Defeats: stripping or rewording docstrings."""
+    return (
+        node.type == "expression_statement"
+        and node.named_child_count == 1
+        and node.named_children[0].type in _STRINGS
+    )
+
+
+def _unfold(left: Node, right: Node) -> list[tuple[Node, Node]] | None:
+    tuple_left = ("pattern_list", "tuple_pattern", "tuple", "expression_list", "list_pattern")
+    tuple_right = ("expression_list", "tuple", "list")
+    if left.type not in tuple_left or right.type not in tuple_right:
+        return None
+    targets = left.named_children
+    values = right.named_children
+    if len(targets) != len(values) or len(targets) < 2:
+        return None
+    starred = ("list_splat_pattern", "list_splat", "dictionary_splat")
+    if any(t.type in starred for t in targets) or any(v.type in starred for v in values):
+        return None
+    return list(zip(targets, values, strict=True))
+
+
+def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
+    em = _Emitter(scan)
+    node = span.node
+    if span.kind == "module":
+        for child in node.children:
+            if _is_definition(child) or _is_docstring(child):
+                continue
+            em.walk(child)
+        return em
+    em.definition_header(node, span.decorators)
+    body = node.child_by_field_name("body")
+    if body is not None:
+        em.block(body)
+    return em
+
+
+def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
+    """Parse one file and emit the raw token stream of each of its units."""
+    parsed = parse_text(file.text)
+    scan = _Scan(parsed.root)
+    units = []
+    for span in parsed.spans:
+        em = _emit_unit(span, scan)
+        if not em.syms:
+            continue
+        units.append(
+            RawUnit(
+                qualname=span.qualname,
+                kind=span.kind,
+                start_line=span.start_line,
+                end_line=span.end_line,
+                syms=tuple(em.syms),
+                lines=tuple(em.lines),
+                idents=tuple(em.idents),
+                calls=tuple(dict.fromkeys(em.calls)),
+            )
+        )
+    warnings = []
+    if parsed.error_lines:
+        shown = ", ".join(str(n) for n in parsed.error_lines[:5])
+        more = "" if len(parsed.error_lines) <= 5 else f" and {len(parsed.error_lines) - 5} more"
+        warnings.append(
+            Warning(
+                side=side,
+                path=file.path,
+                reason=f"does not parse fully (syntax errors near line {shown}{more}); "
+                "the parts that parse are compared",
+            )
+        )
+    analysis = FileAnalysis(
+        path=file.path,
+        sha256=file.sha256,
+        units=tuple(units),
+        defined_attrs=frozenset(scan.attrs),
+        param_names=frozenset(scan.params),
+        error_lines=parsed.error_lines,
+        line_count=file.text.count("\n") + 1,
+    )
+    return analysis, warnings
+
+
+# --------------------------------------------------------------------------------------
+# Side-level resolution
+
+
+def local_module_names(paths: Iterable[str]) -> frozenset[str]:
+    """Top-level names under which the project's own code can be imported.
+
+    `minivlm/model.py` makes `minivlm` local; `src/minivlm/model.py` makes `minivlm` local
+    too (src layout); a top-level `utils.py` makes `utils` local.
+    """
+    names: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        if parts and parts[0] in ("src", "lib") and len(parts) > 1:
+            parts = parts[1:]
+        head = parts[0]
+        if len(parts) == 1:
+            head = head.rsplit(".", 1)[0]
+        if head.isidentifier():
+            names.add(head)
+        # Scripts in subfolders import siblings by bare name (`sys.path` tricks, notebooks).
+        if len(parts) > 1:
+            stem = parts[-1].rsplit(".", 1)[0]
+            if stem.isidentifier() and stem != "__init__":
+                names.add(stem)
+    return frozenset(names)
+
+
+def side_context(analyses: Iterable[FileAnalysis]) -> SideContext:
+    analyses = list(analyses)
+    attrs: set[str] = set()
+    params: set[str] = set()
+    for a in analyses:
+        attrs |= a.defined_attrs
+        params |= a.param_names
+    return SideContext(
+        local_modules=local_module_names(a.path for a in analyses),
+        defined_attrs=frozenset(attrs),
+        param_names=frozenset(params),
+    )
+
+
+def _resolve_sym(sym: str, ctx: SideContext) -> str:
+    tag = sym[0]
+    if tag == LIB:
+        dotted = sym[1:]
+        if dotted.split(".", 1)[0] in ctx.local_modules:
+            return VAR
+        return dotted
+    if tag == ATTR:
+        name = sym[1:]
+        return ATTR_PH if name in ctx.defined_attrs else "." + name
+    if tag == KWARG:
+        name = sym[1:]
+        return KWARG_PH if name in ctx.param_names else name + "="
+    return sym
+
+
+def resolve_unit(raw: RawUnit, analysis: FileAnalysis, ctx: SideContext, side: Side) -> Unit:
+    syms = []
+    idents = []
+    for sym, ident in zip(raw.syms, raw.idents, strict=True):
+        if sym and sym[0] in (LIB, ATTR, KWARG):
+            sym = _resolve_sym(sym, ctx)
+            if sym not in PLACEHOLDERS:
+                ident = None
+        syms.append(sym)
+        idents.append(ident)
+    stream = TokenStream(syms=tuple(syms), lines=raw.lines, idents=tuple(idents))
+    return Unit(
+        side=side,
+        path=analysis.path,
+        qualname=raw.qualname,
+        kind=raw.kind,
+        start_line=raw.start_line,
+        end_line=raw.end_line,
+        file_sha256=analysis.sha256,
+        tokens=stream,
+        calls=raw.calls,
+        content_hash=content_hash(stream),
+    )
+
+
+def numbered(stream: TokenStream) -> Iterator[str]:
+    """Placeholders numbered by first use (`$v1`, `$v2`, ...): equal sequences mean the same
+    code up to a consistent renaming."""
+    seen: dict[tuple[str, str | None], int] = {}
+    for sym, ident in zip(stream.syms, stream.idents, strict=True):
+        if sym in PLACEHOLDERS:
+            key = (sym, ident)
+            if key not in seen:
+                seen[key] = len(seen) + 1
+            yield f"{sym}{seen[key]}"
+        else:
+            yield sym
+
+
+def content_hash(stream: TokenStream) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for sym in numbered(stream):
+        h.update(sym.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def resolve_side(analyses: list[FileAnalysis], side: Side) -> tuple[list[Unit], SideContext]:
+    ctx = side_context(analyses)
+    units = [resolve_unit(raw, a, ctx, side) for a in analyses for raw in a.units]
+    return units, ctx
+
+
+def token_text(stream: TokenStream) -> str:
+    """Readable form of a stream, for debugging and docs."""
+    return " ".join(numbered(stream))

@@ -1,0 +1,133 @@
+"""Files -> syntax trees -> units. The only module that imports tree_sitter.
+
+tree-sitter is used rather than Python's `ast` because it recovers from syntax errors: a
+file that does not parse fully (Python 2 code, a merge conflict, a notebook cell with odd
+syntax) still yields every unit it can, and the broken lines become a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import tree_sitter
+import tree_sitter_python
+
+from plagiarism.model import UnitKind
+
+Node = Any  # tree_sitter.Node; kept loose so later stages need not import tree_sitter
+
+_DEFINITIONS = ("function_definition", "class_definition")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSpan:
+    """Where a unit is in a parsed file. `node` is the live tree-sitter node (not picklable:
+    spans never leave the process that parsed them; `normalize` turns them into `Unit`s)."""
+
+    qualname: str
+    kind: UnitKind
+    start_line: int
+    end_line: int
+    node: Node  # function_definition / class_definition / module
+    decorators: tuple[Node, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    root: Node
+    spans: tuple[UnitSpan, ...]
+    error_lines: tuple[int, ...]  # 1-based lines where tree-sitter had to recover
+
+
+def parse_text(text: str) -> ParsedFile:
+    tree = _parser().parse(text.encode("utf-8"))
+    root = tree.root_node
+    spans = list(_units(root))
+    return ParsedFile(root=root, spans=tuple(spans), error_lines=tuple(_error_lines(root)))
+
+
+def _error_lines(root: Node) -> Iterator[int]:
+    if not root.has_error:
+        return
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not node.has_error:
+            continue
+        if node.type == "ERROR" or node.is_missing:
+            line = node.start_point[0] + 1
+            if line not in seen:
+                seen.add(line)
+                yield line
+            continue
+        stack.extend(node.children)
+
+
+def unwrap_definition(node: Node) -> tuple[Node, tuple[Node, ...]]:
+    """decorated_definition -> (the def/class inside, its decorators)."""
+    if node.type == "decorated_definition":
+        inner = node.child_by_field_name("definition")
+        decorators = tuple(c for c in node.children if c.type == "decorator")
+        return inner, decorators
+    return node, ()
+
+
+def _name(node: Node) -> str:
+    name = node.child_by_field_name("name")
+    return name.text.decode("utf-8", "replace") if name is not None else "<anonymous>"
+
+
+def _units(root: Node) -> Iterator[UnitSpan]:
+    module_statements = [
+        c for c in root.named_children if unwrap_definition(c)[0].type not in _DEFINITIONS
+    ]
+    code = [c for c in module_statements if c.type not in ("comment",)]
+    if code:
+        yield UnitSpan(
+            qualname="<module>",
+            kind="module",
+            start_line=code[0].start_point[0] + 1,
+            end_line=code[-1].end_point[0] + 1,
+            node=root,
+        )
+    yield from _definitions(root, prefix="", in_class=False)
+
+
+def _definitions(container: Node, prefix: str, in_class: bool) -> Iterator[UnitSpan]:
+    """Every def/class below `container`, however deeply nested (in ifs, trys, other defs)."""
+    stack = list(reversed(container.children))
+    while stack:
+        child = stack.pop()
+        inner, decorators = unwrap_definition(child)
+        if inner is not None and inner.type in _DEFINITIONS:
+            qualname = prefix + _name(inner)
+            outer = child
+            if inner.type == "class_definition":
+                kind: UnitKind = "class"
+            else:
+                kind = "method" if in_class else "function"
+            yield UnitSpan(
+                qualname=qualname,
+                kind=kind,
+                start_line=outer.start_point[0] + 1,
+                end_line=outer.end_point[0] + 1,
+                node=inner,
+                decorators=decorators,
+            )
+            body = inner.child_by_field_name("body")
+            if body is not None:
+                yield from _definitions(
+                    body, prefix=qualname + ".", in_class=inner.type == "class_definition"
+                )
+            continue
+        # Definitions inside if/try/with blocks at this level still belong to this scope.
+        stack.extend(reversed(child.children))

@@ -1,0 +1,236 @@
+"""The library's front door: `compare(a, b, settings)` -> Result.
+
+sources -> parse/normalize (per file, cached by content) -> fingerprint -> candidates ->
+align -> match -> Result. Each arrow is one stage module; this file only wires them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from plagiarism import __version__, sources
+from plagiarism.align import MAX_TOKENS, align
+from plagiarism.candidates import LocalIndex
+from plagiarism.config import Settings
+from plagiarism.executor import Executor, LocalProcesses, Serial
+from plagiarism.fingerprint import Permutations, fingerprint_units
+from plagiarism.match import Scored, build
+from plagiarism.model import (
+    FileInfo,
+    Result,
+    Side,
+    Source,
+    SourceFile,
+    Summary,
+    Unit,
+    Warning,
+)
+from plagiarism.normalize import FileAnalysis, analyze_file, resolve_side
+from plagiarism.progress import Progress, Silent
+
+log = logging.getLogger(__name__)
+
+# k-grams present in more A units than this are idioms, not evidence (see candidates.py);
+# the floor keeps small repos from losing real k-grams, the share scales with repo size.
+STOP_GRAM_FLOOR = 30
+STOP_GRAM_SHARE = 0.01
+# A unit of B is a candidate of a unit of A through the inverted index when at least this
+# share of its distinct k-grams occur there (split helpers have ~1.0, idioms far less).
+MIN_CONTAINMENT = 0.3
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SideData:
+    source: Source
+    files: tuple[SourceFile, ...]
+    analyses: tuple[FileAnalysis, ...]
+    units: tuple[Unit, ...]
+    warnings: tuple[Warning, ...]
+
+
+def _analyze(item: tuple[SourceFile, Side]) -> tuple[FileAnalysis, list[Warning]]:
+    file, side = item
+    return analyze_file(file, side)
+
+
+def load_side(
+    spec: str,
+    rev: str | None,
+    side: Side,
+    settings: Settings,
+    executor: Executor,
+    progress: Progress,
+) -> SideData:
+    source = sources.resolve(spec, rev, settings, side)
+    files, warnings = sources.read_files(source, settings, side)
+    progress.stage(f"parsing {side.upper()}", total=len(files))
+    # The same content is parsed once per run, whatever its path or side.
+    unique: dict[str, SourceFile] = {}
+    for f in files:
+        unique.setdefault(f.sha256, f)
+    by_hash: dict[str, tuple[FileAnalysis, list[Warning]]] = {}
+    for f, out in zip(
+        unique.values(), executor.map(_analyze, [(f, side) for f in unique.values()]), strict=True
+    ):
+        by_hash[f.sha256] = out
+        progress.advance()
+    analyses = []
+    all_warnings = list(warnings)
+    for f in files:
+        analysis, file_warnings = by_hash[f.sha256]
+        if analysis.path != f.path:
+            analysis = dataclasses.replace(analysis, path=f.path)
+        analyses.append(analysis)
+        all_warnings.extend(dataclasses.replace(w, path=f.path) for w in file_warnings)
+    units, _ = resolve_side(analyses, side)
+    for u in units:
+        if len(u.tokens) > MAX_TOKENS:
+            all_warnings.append(
+                Warning(
+                    side=side,
+                    path=u.path,
+                    reason=f"{u.qualname} has {len(u.tokens)} tokens; only the first "
+                    f"{MAX_TOKENS} are aligned",
+                )
+            )
+    return SideData(
+        source=source,
+        files=tuple(files),
+        analyses=tuple(analyses),
+        units=tuple(units),
+        warnings=tuple(all_warnings),
+    )
+
+
+def score_candidates(
+    units_a: Sequence[Unit], units_b: Sequence[Unit], settings: Settings, progress: Progress
+) -> tuple[list[Scored], int]:
+    perms = Permutations.make(settings.num_perm)
+    prints_a = fingerprint_units(list(units_a), settings.kgram, perms)
+    prints_b = fingerprint_units(list(units_b), settings.kgram, perms)
+    index = LocalIndex(
+        prints_a,
+        num_perm=settings.num_perm,
+        lsh_threshold=settings.lsh_threshold,
+        min_containment=MIN_CONTAINMENT,
+        max_per_unit=settings.max_candidates_per_unit,
+        max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(units_a))),
+    )
+    # Units too short to have k-grams are still found when they are the same code.
+    same_shape: dict[str, list[int]] = {}
+    for i, u in enumerate(units_a):
+        same_shape.setdefault(u.content_hash, []).append(i)
+    progress.stage("aligning", total=len(prints_b))
+    scored: list[Scored] = []
+    n_candidates = 0
+    for pb in prints_b:
+        ub = units_b[pb.index]
+        partners = [prop.a for prop in index.query(pb)]
+        exact = same_shape.get(ub.content_hash, [])[: settings.max_candidates_per_unit]
+        for a_index in dict.fromkeys(exact + partners):
+            n_candidates += 1
+            ua = units_a[a_index]
+            alignment = align(ua.tokens, ub.tokens, settings.min_match)
+            scored.append(Scored(a=a_index, b=pb.index, alignment=alignment))
+        progress.advance()
+    return scored, n_candidates
+
+
+def _file_infos(data: SideData) -> tuple[FileInfo, ...]:
+    units_per_file: dict[str, int] = {}
+    for u in data.units:
+        units_per_file[u.path] = units_per_file.get(u.path, 0) + 1
+    return tuple(
+        FileInfo(
+            path=f.path,
+            sha256=f.sha256,
+            lines=a.line_count,
+            kind=f.kind,
+            units=units_per_file.get(f.path, 0),
+        )
+        for f, a in zip(data.files, data.analyses, strict=True)
+    )
+
+
+def compare(
+    spec_a: str | Path,
+    spec_b: str | Path,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+    *,
+    model_a: Path | None = None,
+    model_b: Path | None = None,
+    base_tokenizer: Path | None = None,
+) -> Result:
+    """Compare B (the suspect) against A (the original): which of B's code is explained by A."""
+    settings = settings or Settings()
+    progress = progress or Silent()
+    own_executor = executor is None
+    if executor is None:
+        executor = LocalProcesses(settings.jobs) if settings.jobs != 1 else Serial()
+    try:
+        a = load_side(str(spec_a), settings.rev_a, "a", settings, executor, progress)
+        b = load_side(str(spec_b), settings.rev_b, "b", settings, executor, progress)
+    finally:
+        if own_executor:
+            executor.close()
+    scored, n_candidates = score_candidates(a.units, b.units, settings, progress)
+    progress.stage("matching")
+    matching = build(a.units, b.units, scored, settings)
+
+    warnings = list(a.warnings) + list(b.warnings)
+    artifacts = None
+    try:
+        from plagiarism.artifacts import compare_artifacts
+    except ImportError:  # pragma: no cover - the artifacts stage is optional at import time
+        compare_artifacts = None  # type: ignore[assignment]
+    if compare_artifacts is not None:
+        progress.stage("artifacts")
+        artifacts, artifact_warnings = compare_artifacts(
+            Path(a.source.root),
+            Path(b.source.root),
+            model_a=model_a,
+            model_b=model_b,
+            base_tokenizer=base_tokenizer,
+        )
+        warnings.extend(artifact_warnings)
+
+    similarity = matching.matched_tokens_b / matching.tokens_b if matching.tokens_b else 0.0
+    summary = Summary(
+        similarity=similarity,
+        verdict=settings.verdict(similarity),
+        files_a=len(a.files),
+        files_b=len(b.files),
+        units_a=len(a.units),
+        units_b=len(b.units),
+        tokens_b=matching.tokens_b,
+        matched_tokens_b=matching.matched_tokens_b,
+        pairs=len(matching.pairs),
+        candidates=n_candidates,
+    )
+    text_by_hash = {f.sha256: f.text for f in a.files + b.files}
+    blobs = {}
+    for p in matching.pairs:
+        for ref in (p.a, p.b):
+            blobs[ref.file_sha256] = text_by_hash[ref.file_sha256]
+    progress.done()
+    return Result(
+        tool_version=__version__,
+        settings=settings.public(),
+        source_a=a.source,
+        source_b=b.source,
+        summary=summary,
+        pairs=matching.pairs,
+        file_pairs=matching.file_pairs,
+        renames=matching.renames,
+        files_a=_file_infos(a),
+        files_b=_file_infos(b),
+        warnings=tuple(warnings),
+        blobs=blobs,
+        artifacts=artifacts,
+        finding=bool(matching.pairs),
+    )
