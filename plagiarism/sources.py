@@ -1,0 +1,524 @@
+"""What the user typed (git URL, checkout, folder) -> a folder on disk -> the files to compare.
+
+`resolve` finds or builds the folder holding the wanted revision; `read_files` lists the
+Python files and notebooks in it, honouring `.gitignore` and the include/exclude globs, and
+reads them defensively: whatever cannot be read becomes a skipped-file Warning, never a crash.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from plagiarism import git
+from plagiarism.config import Settings
+from plagiarism.errors import SourceError, UsageError
+from plagiarism.model import FileKind, Side, Source, SourceFile, SourceKind, Warning
+from plagiarism.notebooks import NotebookError, extract_code
+
+log = logging.getLogger(__name__)
+
+# Beyond this many candidate files a source is not a project but a dump (site-packages, data);
+# reading on would only exhaust memory. Settings has no knob for it on purpose.
+MAX_FILES = 200_000
+_BINARY_PROBE = 8192  # like git: a NUL byte in the first 8 KiB means binary
+_MAX_GITIGNORE_BYTES = 1_000_000
+_SUFFIXES: dict[str, FileKind] = {".py": "python", ".ipynb": "notebook"}
+
+_URL_SCHEMES = ("https://", "http://", "ssh://", "git://", "file://", "git+ssh://", "ssh+git://")
+_SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:[^/\\].*|^[\w.+-]+@[\w.-]+:/.+")  # user@host:org/repo
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+# --- what the user typed ----------------------------------------------------
+
+
+def split_rev(spec: str) -> tuple[str, str | None]:
+    """'URL@REV' -> (URL, REV).
+
+    Only split at the last '@' when the tail has no '/' or ':' and the spec is not an existing
+    local path; `git@host:org/repo.git` has no rev; `git@host:org/repo.git@v1` has rev v1.
+    """
+    head, at, tail = spec.rpartition("@")
+    if not at or not head or not tail or "/" in tail or ":" in tail:
+        return spec, None
+    if os.path.lexists(os.path.expanduser(spec)):
+        return spec, None
+    return head, tail
+
+
+def _looks_like_url(spec: str) -> bool:
+    return spec.lower().startswith(_URL_SCHEMES) or bool(_SCP_LIKE.match(spec))
+
+
+def _is_bare_repo(path: Path) -> bool:
+    # Judged from the layout alone: running git inside an unknown folder is what we avoid.
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+
+
+def _check_rev(rev: str | None) -> None:
+    if rev is not None and (not rev or rev.startswith("-") or any(c in rev for c in "\0\n\r :")):
+        raise SourceError(f"invalid revision {rev!r}")
+
+
+def resolve(spec: str, rev: str | None, settings: Settings, side: Side) -> Source:
+    """Turn what the user typed into a folder on disk holding the files at the wanted revision."""
+    _check_rev(rev)
+    path = Path(spec).expanduser()
+    if os.path.lexists(path):
+        if not path.is_dir():
+            raise SourceError(f"{spec} is a file, not a folder or a git repository")
+        root = path.resolve()
+        if os.path.lexists(root / ".git"):
+            if rev is None:
+                return _checkout(spec, root)
+            return _checkout_at(spec, root, rev, settings)
+        if _is_bare_repo(root):
+            return _from_git(spec, str(root), rev, settings)
+        if rev is not None:
+            raise SourceError(
+                f"{spec} is a plain folder, not a git repository: --rev-{side} needs a git source"
+            )
+        return Source(spec=spec, kind="folder", root=str(root))
+    if spec.startswith("-") or "::" in spec.split("/", 1)[0]:
+        # `-...` would be read as an option; `ext::cmd` runs a command.
+        raise SourceError(f"unsupported source {spec!r}")
+    if _looks_like_url(spec):
+        return _from_git(spec, spec, rev, settings)
+    hint = ""
+    if re.match(r"^(github\.com|gitlab\.com|huggingface\.co|bitbucket\.org)/", spec):
+        hint = f" (did you mean https://{spec}?)"
+    raise SourceError(f"no such file or directory: {spec}{hint}")
+
+
+def _checkout(spec: str, root: Path) -> Source:
+    args = git.worktree_args(root)
+    try:
+        commit = git.rev_parse(args, "HEAD")
+        date = git.commit_date(args, commit) if commit else None
+        dirty = git.worktree_dirty(root)
+    except git.GitFailed as exc:
+        raise SourceError(f"cannot read the git checkout {spec}: {exc.detail}") from None
+    return Source(
+        spec=spec, kind="checkout", root=str(root), commit=commit, commit_date=date, dirty=dirty
+    )
+
+
+def _checkout_at(spec: str, root: Path, rev: str, settings: Settings) -> Source:
+    """A revision of the user's checkout, read from a cached clone: their repo is never written."""
+    try:
+        # Resolve in their repo, so `HEAD~2` or a local branch means what it means to them.
+        wanted = git.rev_parse(git.worktree_args(root), rev)
+    except git.GitFailed as exc:
+        raise SourceError(f"cannot read the git checkout {spec}: {exc.detail}") from None
+    if wanted is None:
+        raise SourceError(f"cannot find revision {rev} in {spec}")
+    gitdir, _ = _clone(str(root), spec, settings)
+    args = [f"--git-dir={gitdir}"]
+    if not git.has_commit(args, wanted):
+        try:
+            git.fetch(gitdir)
+        except git.GitFailed as exc:
+            log.warning("cannot refresh the clone of %s: %s", spec, exc.detail)
+        if not git.has_commit(args, wanted) and git.fetch_one(gitdir, wanted) is None:
+            raise SourceError(f"cannot find revision {rev} in {spec}")
+    return _materialised(spec, "checkout", gitdir, rev, wanted, settings)
+
+
+def _clone(url: str, spec: str, settings: Settings) -> tuple[Path, bool]:
+    try:
+        return git.ensure_clone(url, settings.cache_dir)
+    except git.GitFailed as exc:
+        raise SourceError(f"cannot clone {_redact(spec)}: {exc.detail}") from None
+    except OSError as exc:
+        raise SourceError(f"cannot write the clone cache in {settings.cache_dir}: {exc}") from None
+
+
+def _from_git(spec: str, url: str, rev: str | None, settings: Settings) -> Source:
+    gitdir, fetched = _clone(url, spec, settings)  # a clone made just now needs no fetch
+    shown = _redact(spec)
+    args = [f"--git-dir={gitdir}"]
+    fetch_error: str | None = None
+
+    def refresh() -> None:
+        nonlocal fetched, fetch_error
+        if fetched:
+            return
+        fetched = True
+        try:
+            git.fetch(gitdir)
+        except git.GitFailed as exc:
+            fetch_error = exc.detail
+
+    # A branch moves; the default branch too. A tag or a full SHA found locally does not.
+    if rev is None or git.rev_parse(args, f"refs/remotes/origin/{rev}") is not None:
+        refresh()
+    commit = _find_commit(args, rev)
+    if commit is None and not fetched:
+        refresh()
+        commit = _find_commit(args, rev)
+    if commit is None and rev is not None and _fetchable(rev):
+        commit = git.fetch_one(gitdir, rev)
+    if commit is None:
+        why = f" (fetch failed: {fetch_error})" if fetch_error else ""
+        if rev is None:
+            raise SourceError(f"{shown} has no commits{why}")
+        raise SourceError(f"cannot find revision {rev} in {shown}{why}")
+    if fetch_error:
+        log.warning(
+            "cannot refresh %s (%s); using the cached copy at %s", shown, fetch_error, commit[:12]
+        )
+    return _materialised(spec, "git", gitdir, rev, commit, settings)
+
+
+def _find_commit(args: list[str], rev: str | None) -> str | None:
+    if rev is None:
+        candidates = ["refs/remotes/origin/HEAD", "HEAD"]
+    else:
+        candidates = [f"refs/remotes/origin/{rev}", f"refs/tags/{rev}", rev]
+    for candidate in candidates:
+        sha = git.rev_parse(args, candidate)
+        if sha is not None:
+            return sha
+    return None
+
+
+def _fetchable(rev: str) -> bool:
+    # Commits and refs no branch or tag points at (pull requests) can be fetched by name.
+    return bool(re.fullmatch(r"[0-9a-fA-F]{40}|refs/[\w./-]+", rev))
+
+
+def _materialised(
+    spec: str, kind: SourceKind, gitdir: Path, rev: str | None, commit: str, settings: Settings
+) -> Source:
+    try:
+        root = git.materialise(gitdir, commit, settings.cache_dir)
+    except git.GitFailed as exc:
+        detail = exc.detail
+        raise SourceError(
+            f"cannot read commit {commit[:12]} of {_redact(spec)}: {detail}"
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"cannot write the tree cache in {settings.cache_dir}: {exc}") from None
+    date = git.commit_date([f"--git-dir={gitdir}"], commit)
+    return Source(
+        spec=spec,
+        kind=kind,
+        root=str(root),
+        rev=rev,
+        commit=commit,
+        commit_date=date,
+    )
+
+
+def _redact(url: str) -> str:
+    """Hide a password or token in `https://user:secret@host/...`."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+# --- which files ------------------------------------------------------------
+
+
+def read_files(
+    source: Source, settings: Settings, side: Side
+) -> tuple[list[SourceFile], list[Warning]]:
+    """Every *.py and the code cells of every *.ipynb under source.root, honouring .gitignore and
+    settings.include/exclude globs; sorted by path; skipped files become Warning(skipped=True)."""
+    root = Path(source.root)
+    if not root.is_dir():
+        raise SourceError(f"the folder of {source.spec} is gone: {root}")
+    warnings: list[Warning] = []
+    if source.kind == "folder":
+        listed = _walk(root, side, warnings, gitignore=True)
+    elif os.path.lexists(root / ".git"):
+        try:
+            listed = git.worktree_files(root)
+        except git.GitFailed as exc:
+            raise SourceError(f"cannot list the files of {source.spec}: {exc.detail}") from None
+    else:
+        # A tree materialised from a commit: every file in it is tracked, so no .gitignore applies.
+        listed = _walk(root, side, warnings, gitignore=False)
+
+    wanted, excluded = _selectors(settings)
+    chosen = sorted(p for p in listed if wanted(p))
+    if len(chosen) > MAX_FILES:
+        warnings.append(
+            Warning(
+                side,
+                None,
+                f"{len(chosen)} files; only the first {MAX_FILES} by path are read",
+                skipped=True,
+            )
+        )
+        chosen = chosen[:MAX_FILES]
+    root_real = os.path.realpath(root)
+    warnings += _linked_folders_outside(root, root_real, listed, wanted, excluded, side)
+
+    chosen_set = frozenset(chosen)
+    files: list[SourceFile] = []
+    for rel in chosen:
+        item = _read_one(root, root_real, rel, settings, side, chosen_set)
+        if isinstance(item, SourceFile):
+            files.append(item)
+        else:
+            warnings.append(item)
+    return files, warnings
+
+
+def _selectors(settings: Settings) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
+    """(wanted, excluded) predicates on repo-relative posix paths (gitignore-style globs)."""
+    try:
+        include = GitIgnoreSpec.from_lines(settings.include) if settings.include else None
+        exclude = GitIgnoreSpec.from_lines(settings.exclude) if settings.exclude else None
+    except ValueError as exc:
+        raise UsageError(f"invalid --include/--exclude pattern: {exc}") from None
+
+    def excluded(path: str) -> bool:
+        return exclude is not None and exclude.match_file(path)
+
+    def wanted(path: str) -> bool:
+        if os.path.splitext(path)[1].lower() not in _SUFFIXES:
+            return False
+        if include is not None and not include.match_file(path):
+            return False
+        return not excluded(path)
+
+    return wanted, excluded
+
+
+_Specs = tuple[tuple[str, GitIgnoreSpec], ...]
+
+
+def _walk(root: Path, side: Side, warnings: list[Warning], *, gitignore: bool) -> list[str]:
+    """Relative paths of every non-folder entry (symlinks included, never followed)."""
+    out: list[str] = []
+    stack: list[tuple[str, _Specs]] = [("", ())]
+    while stack:
+        rel_dir, specs = stack.pop()
+        abs_dir = os.path.join(root, rel_dir)
+        if gitignore:
+            spec = _load_gitignore(abs_dir)
+            if spec is not None:
+                specs = (*specs, (rel_dir, spec))
+        try:
+            with os.scandir(abs_dir) as it:
+                entries = list(it)
+        except OSError as exc:
+            warnings.append(
+                Warning(side, rel_dir or ".", f"cannot list folder: {exc.strerror}", skipped=True)
+            )
+            continue
+        for entry in entries:
+            if entry.name == ".git":
+                continue
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if specs and _ignored(rel, is_dir, specs):
+                continue
+            if is_dir:
+                stack.append((rel, specs))
+            else:
+                out.append(rel)
+    return out
+
+
+def _ignored(rel: str, is_dir: bool, specs: _Specs) -> bool:
+    # As in git: the last matching pattern wins, and deeper .gitignore files come later.
+    verdict = False
+    for base, spec in specs:
+        sub = rel[len(base) + 1 :] if base else rel
+        result = spec.check_file(sub + "/" if is_dir else sub)
+        if result.include is not None:
+            verdict = result.include
+    return verdict
+
+
+def _load_gitignore(folder: str) -> GitIgnoreSpec | None:
+    path = os.path.join(folder, ".gitignore")
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_GITIGNORE_BYTES:
+            return None
+        with open(path, "rb") as fh:
+            lines = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except ValueError:
+        # git skips a pattern it cannot parse; so do we, keeping the others.
+        return GitIgnoreSpec.from_lines([line for line in lines if _valid_pattern(line)])
+
+
+def _valid_pattern(line: str) -> bool:
+    try:
+        GitIgnoreSpec.from_lines([line])
+    except ValueError:
+        return False
+    return True
+
+
+def _inside(path: str, root_real: str) -> bool:
+    return path == root_real or path.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+def _linked_folders_outside(
+    root: Path,
+    root_real: str,
+    listed: Iterable[str],
+    wanted: Callable[[str], bool],
+    excluded: Callable[[str], bool],
+    side: Side,
+) -> list[Warning]:
+    """Symlinked folders pointing out of the source: never followed, but a reviewer should know."""
+    out: list[Warning] = []
+    for rel in listed:
+        if wanted(rel) or excluded(rel):
+            continue
+        full = os.path.join(root, rel)
+        if os.path.islink(full) and os.path.isdir(full):
+            if not _inside(os.path.realpath(full), root_real):
+                out.append(
+                    Warning(
+                        side,
+                        _shown(rel),
+                        "symlink to a folder outside the repository, not followed",
+                        skipped=True,
+                    )
+                )
+    return out
+
+
+# --- reading one file -------------------------------------------------------
+
+
+def _shown(rel: str) -> str:
+    """A path that is valid text even when the file name is not UTF-8."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _read_one(
+    root: Path, root_real: str, rel: str, settings: Settings, side: Side, chosen: frozenset[str]
+) -> SourceFile | Warning:
+    def skip(reason: str) -> Warning:
+        return Warning(side, _shown(rel), reason, skipped=True)
+
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return skip("file name is not valid UTF-8")
+    full = os.path.join(root, rel)
+    try:
+        st = os.lstat(full)
+    except OSError as exc:
+        return skip(f"cannot read: {exc.strerror}")
+    if stat.S_ISLNK(st.st_mode):
+        real = os.path.realpath(full)
+        if not _inside(real, root_real):
+            return skip("symlink to a target outside the repository")
+        target = Path(os.path.relpath(real, root_real)).as_posix()
+        if not os.path.exists(real):
+            return skip(f"dangling symlink to {_shown(target)}")
+        if os.path.isdir(real):
+            return skip("symlink to a folder, not followed")
+        if target in chosen:
+            # The target is read on its own; reading it twice would double its evidence.
+            return Warning(side, rel, f"symlink to {target}, compared as {target}")
+        full = real
+    elif not stat.S_ISREG(st.st_mode):
+        return skip("not a regular file")
+
+    kind = _SUFFIXES[os.path.splitext(rel)[1].lower()]
+    limit = settings.max_notebook_bytes if kind == "notebook" else settings.max_file_bytes
+    raw = _read_capped(full, limit)
+    if isinstance(raw, str):
+        return skip(raw)
+    if b"\0" in raw[:_BINARY_PROBE]:
+        return skip("binary file (NUL bytes)")
+    digest = hashlib.sha256(raw).hexdigest()
+    if kind == "notebook":
+        try:
+            code = extract_code(raw)
+        except NotebookError as exc:
+            return skip(exc.reason)
+        return SourceFile(
+            path=rel,
+            sha256=digest,
+            text=code.text,
+            kind="notebook",
+            size=len(raw),
+            cell_starts=code.cell_starts,
+        )
+    text = decode_source(raw)
+    if text is None:
+        return skip("not UTF-8 and no valid coding declaration")
+    return SourceFile(path=rel, sha256=digest, text=_newlines(text), kind="python", size=len(raw))
+
+
+def _read_capped(path: str, limit: int) -> bytes | str:
+    """The file's bytes, or the reason it was not read."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror}"
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return "not a regular file"  # a FIFO or device must never be read
+            if st.st_size > limit:
+                return f"larger than {limit} bytes"
+            raw = fh.read(limit + 1)
+        except OSError as exc:
+            return f"cannot read: {exc.strerror}"
+    if len(raw) > limit:
+        return f"larger than {limit} bytes"
+    return raw
+
+
+def decode_source(raw: bytes) -> str | None:
+    """Text of a Python file as Python would read it (PEP 263), or None if it cannot be decoded."""
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw[len(codecs.BOM_UTF8) :].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    declared = _coding_cookie(raw)
+    if declared is not None:
+        try:
+            return raw.decode(declared)
+        except (LookupError, UnicodeDecodeError, ValueError):
+            pass  # a wrong or unknown declaration; the file may still be plain UTF-8
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _coding_cookie(raw: bytes) -> str | None:
+    lines = raw.split(b"\n", 2)[:2]
+    for i, line in enumerate(lines):
+        match = _CODING.match(line)
+        if match:
+            return match.group(1).decode("ascii", "replace")
+        stripped = line.strip()
+        # PEP 263: the second line counts only when the first is blank or a comment.
+        if i == 0 and stripped and not stripped.startswith(b"#"):
+            return None
+    return None
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
