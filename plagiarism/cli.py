@@ -1,0 +1,226 @@
+"""The command line: parse flags, call the library, print, choose the exit code.
+
+Exit codes, like linters: 0 nothing over the threshold, 1 a finding, 2 a usage or input
+error with a one-line message. `[tool.plagiarism]` in ./pyproject.toml feeds click's
+default_map, so the config file and the flags share their names.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from plagiarism import __version__
+from plagiarism.config import Settings
+from plagiarism.errors import PlagiarismError
+
+EXIT_CLEAN, EXIT_FINDING, EXIT_ERROR = 0, 1, 2
+
+
+class StderrProgress:
+    """One redrawn line on stderr while a terminal watches; nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.name = ""
+        self.total: int | None = None
+        self.count = 0
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self.name, self.total, self.count = name, total, 0
+        self._draw()
+
+    def advance(self, n: int = 1) -> None:
+        self.count += n
+        if self.total is None or self.count == self.total or self.count % 50 == 0:
+            self._draw()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+    def _draw(self) -> None:
+        if not self.enabled:
+            return
+        if self.total:
+            width = 30
+            filled = int(width * self.count / max(1, self.total))
+            bar = "#" * filled + "-" * (width - filled)
+            text = f"{self.name:<12} [{bar}] {self.count}/{self.total}"
+        else:
+            text = f"{self.name} ..."
+        sys.stderr.write("\r\x1b[2K" + text)
+        sys.stderr.flush()
+
+
+def _config_defaults() -> dict[str, Any]:
+    path = Path("pyproject.toml")
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    section = data.get("tool", {}).get("plagiarism", {})
+    if not isinstance(section, dict):
+        return {}
+    # Keys are the flag names (`threshold`, `max-file-size`), never internal field names.
+    by_flag: dict[str, str] = {}
+    for param in compare.params:
+        for opt in getattr(param, "opts", ()):
+            if opt.startswith("--") and param.name:
+                by_flag[opt[2:].replace("-", "_")] = param.name
+    values = {}
+    for key, value in section.items():
+        name = by_flag.get(key.replace("-", "_"))
+        if name is None:
+            raise click.UsageError(f"pyproject.toml [tool.plagiarism]: unknown key {key!r}")
+        values[name] = value
+    return {"compare": values}
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="plagiarism")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the stages do (to stderr).")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """Find code copied between machine-learning repositories, even when renamed."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    ctx.default_map = ctx.default_map or _config_defaults()
+
+
+@main.command()
+@click.argument("source_a")
+@click.argument("source_b")
+@click.option("--rev-a", help="Branch, tag or commit of SOURCE_A (or write SOURCE_A@REV).")
+@click.option("--rev-b", help="Branch, tag or commit of SOURCE_B (or write SOURCE_B@REV).")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where clones and caches live (default: $XDG_CACHE_HOME/plagiarism).",
+)
+@click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
+@click.option(
+    "--max-file-size",
+    "max_file_bytes",
+    type=int,
+    help="Skip source files larger than this many bytes (default 2000000).",
+)
+@click.option(
+    "--threshold",
+    "pair_threshold",
+    type=float,
+    help="Report a pair when this share of the suspect's unit is matched (default 0.6).",
+)
+@click.option("--min-match", type=int, help="Shortest matched run, in tokens (default 12).")
+@click.option(
+    "--min-unit-tokens", type=int, help="Do not report units shorter than this (default 30)."
+)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--jobs", type=int, help="Worker processes for per-file work (0: all cores).")
+@click.option("--quiet", "-q", is_flag=True, default=None, help="No progress bar, no summary.")
+@click.option("--top", type=int, default=15, show_default=True, help="Pairs in the summary.")
+@click.option("--model-a", type=click.Path(path_type=Path), help="Model folder of A.")
+@click.option("--model-b", type=click.Path(path_type=Path), help="Model folder of B.")
+@click.option(
+    "--base-tokenizer",
+    type=click.Path(path_type=Path),
+    help="Tokenizer both sides may share honestly (its special tokens are not evidence).",
+)
+def compare(
+    source_a: str,
+    source_b: str,
+    json_path: Path | None,
+    html_path: Path | None,
+    top: int,
+    model_a: Path | None,
+    model_b: Path | None,
+    base_tokenizer: Path | None,
+    **flags: Any,
+) -> None:
+    """Compare SOURCE_B (the suspect) against SOURCE_A (the original).
+
+    Each SOURCE is a git URL, a local git checkout or a plain folder. The similarity is the
+    share of B's code that A explains.
+    """
+    from plagiarism import sources
+    from plagiarism.pipeline import compare as run_compare
+    from plagiarism.report import json_format, text
+
+    try:
+        spec_a, rev_a = sources.split_rev(source_a)
+        spec_b, rev_b = sources.split_rev(source_b)
+        if rev_a and flags.get("rev_a"):
+            raise PlagiarismError("give the revision of A once: either SOURCE_A@REV or --rev-a")
+        if rev_b and flags.get("rev_b"):
+            raise PlagiarismError("give the revision of B once: either SOURCE_B@REV or --rev-b")
+        flags["rev_a"] = flags.get("rev_a") or rev_a
+        flags["rev_b"] = flags.get("rev_b") or rev_b
+        quiet = bool(flags.get("quiet"))
+        settings = Settings().with_overrides(**flags)
+        progress = StderrProgress(enabled=not quiet and sys.stderr.isatty())
+        result = run_compare(
+            spec_a,
+            spec_b,
+            settings,
+            progress,
+            model_a=model_a,
+            model_b=model_b,
+            base_tokenizer=base_tokenizer,
+        )
+        if json_path is not None:
+            json_format.write(result, json_path)
+        if html_path is not None:
+            from plagiarism.report.html import write_html
+
+            write_html(result, html_path)
+    except PlagiarismError as exc:
+        _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return
+    if not quiet:
+        click.echo(text.render(result, top=top))
+    sys.exit(EXIT_FINDING if result.finding else EXIT_CLEAN)
+
+
+@main.command()
+@click.argument("result_json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--top", type=int, default=15, show_default=True)
+def report(result_json: Path, html_path: Path | None, top: int) -> None:
+    """Show a saved JSON result again (and render it as HTML with --html)."""
+    from plagiarism.report import json_format, text
+
+    try:
+        result = json_format.read(result_json)
+        if html_path is not None:
+            from plagiarism.report.html import write_html
+
+            write_html(result, html_path)
+    except PlagiarismError as exc:
+        _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return
+    click.echo(text.render(result, top=top))
+    sys.exit(EXIT_FINDING if result.finding else EXIT_CLEAN)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

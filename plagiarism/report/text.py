@@ -1,0 +1,70 @@
+"""The terminal summary: verdict, top pairs, rename map, warnings. Plain text, no colour codes."""
+
+from __future__ import annotations
+
+from plagiarism.model import Result, Source
+
+
+def _source(label: str, s: Source) -> str:
+    where = s.spec
+    if s.rev:
+        where += f"@{s.rev}"
+    commit = f" commit {s.commit[:12]}" if s.commit else ""
+    dirty = " (with uncommitted changes)" if s.dirty else ""
+    return f"{label}  {where}  [{s.kind}{commit}{dirty}]"
+
+
+def _loc(path: str, start: int, end: int) -> str:
+    return f"{path}:{start}-{end}"
+
+
+def render(result: Result, top: int = 15, renames: int = 15) -> str:
+    s = result.summary
+    lines = [
+        _source("A (original)", result.source_a),
+        _source("B (suspect) ", result.source_b),
+        "",
+        f"Verdict: {s.verdict}. {s.similarity:.0%} of B's code is explained by A "
+        f"(similarity {s.similarity:.3f}).",
+        f"Compared {s.files_a} files / {s.units_a} units of A with {s.files_b} files / "
+        f"{s.units_b} units of B; {s.candidates} candidate pairs aligned, {s.pairs} reported.",
+    ]
+    if result.pairs:
+        n = len(result.pairs)
+        lines += ["", f"Top pairs (score = share of the B unit matched; {n} in all):"]
+        for p in result.pairs[:top]:
+            tag = "" if p.one_to_one else "  (A unit also matched elsewhere)"
+            lines.append(
+                f"  {p.score:4.2f}  {p.a.name} {_loc(p.a.path, p.a.start_line, p.a.end_line)}"
+                f"  ->  {p.b.name} {_loc(p.b.path, p.b.start_line, p.b.end_line)}{tag}"
+            )
+        if len(result.pairs) > top:
+            lines.append(f"  ... {len(result.pairs) - top} more (see --json or --html)")
+    if result.renames:
+        lines += ["", "Rename map (original -> suspect, pairs agreeing):"]
+        for r in result.renames[:renames]:
+            lines.append(f"  {r.a} -> {r.b}  ({r.count})")
+        if len(result.renames) > renames:
+            lines.append(f"  ... {len(result.renames) - renames} more")
+    if result.artifacts:
+        try:
+            from plagiarism.artifacts import summary_lines
+
+            extra = summary_lines(result.artifacts)
+        except ImportError:  # pragma: no cover - artifacts stage not installed
+            extra = []
+        if extra:
+            lines += ["", "Model artifacts:"] + [f"  {x}" for x in extra]
+    skipped = [w for w in result.warnings if w.skipped]
+    if result.warnings:
+        lines += [
+            "",
+            f"Warnings: {len(result.warnings)} ({len(skipped)} files skipped; "
+            "their evidence is missing from this comparison):",
+        ]
+        for w in result.warnings[:10]:
+            side = f"{w.side.upper()} " if w.side else ""
+            lines.append(f"  {side}{w.path or ''}: {w.reason}")
+        if len(result.warnings) > 10:
+            lines.append(f"  ... {len(result.warnings) - 10} more (see --json or --html)")
+    return "\n".join(lines)
