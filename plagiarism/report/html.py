@@ -1,0 +1,669 @@
+"""The HTML report: one self-contained page a reviewer can open from disk, years later, offline.
+
+The page makes the case at a glance (verdict, ranked pairs, rename map) and lets a reviewer check
+every claim down to the line (side-by-side fragments, file hashes, settings, warnings). Pairs
+beyond `inline_pairs` go to further self-contained pages next to the first, so a comparison of two
+large repositories still opens quickly.
+
+Everything shown comes from untrusted repositories, so everything is escaped: jinja2 autoescape
+for the templates, `markupsafe.escape` for each highlighted token. A Content-Security-Policy that
+allows only the page's own stylesheet and script (by hash) is a second line of defence.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import urllib.parse
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+from pygments.lexers.python import PythonLexer
+from pygments.token import Token, _TokenType
+
+from plagiarism.errors import PlagiarismError, UsageError
+from plagiarism.model import Pair, Region, Rename, Result, Source
+
+log = logging.getLogger(__name__)
+
+# Regions cycle through this many tints; neighbouring regions always differ.
+PALETTE_SIZE = 8
+# Unmatched runs keep this many lines next to a match, so a reader sees where a match starts.
+FOLD_CONTEXT = 3
+# Fold only when it hides at least this many lines: a fold that hides two lines only costs a click.
+FOLD_MIN_HIDDEN = 6
+# Above this many regions the quadratic alignment chain is skipped (columns are still tinted).
+MAX_ALIGNED_REGIONS = 400
+# Long lists inside the artifacts evidence are cut here in the page; the JSON has them all.
+ARTIFACT_LIST_LIMIT = 200
+
+_MARKER = "plagiarism-report"
+
+# Characters that change how code looks without being visible (Trojan Source, CVE-2021-42574):
+# a reviewer must see them, so they are shown as a visible `U+XXXX` mark.
+_INVISIBLE = frozenset(
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
+_INVISIBLE_RE = re.compile("[" + "".join(sorted(_INVISIBLE)) + "]")
+
+# Coarse token classes: a few accessible colours read better than a full pygments theme.
+_TOKEN_CLASSES: dict[_TokenType, str] = {
+    Token.Comment: "cm",
+    Token.Literal.String: "st",
+    Token.Literal.String.Doc: "cm",
+    Token.Literal.Number: "nu",
+    Token.Keyword: "kw",
+    Token.Operator.Word: "kw",
+    Token.Name.Builtin: "bi",
+    Token.Name.Builtin.Pseudo: "bi",
+    Token.Name.Function: "fn",
+    Token.Name.Function.Magic: "fn",
+    Token.Name.Class: "cl",
+    Token.Name.Decorator: "de",
+    Token.Name.Exception: "cl",
+}
+
+
+# --- views handed to the templates -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One side of one row of a side-by-side view; `line` None is padding for alignment."""
+
+    line: int | None
+    html: Markup
+    region: int | None  # 0-based index into pair.regions whose tint this line carries
+    also: tuple[int, ...] = ()  # further regions that share this line
+    first: bool = False  # the region's first line on this side: where its label goes
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    a: Cell
+    b: Cell
+
+    @property
+    def matched(self) -> bool:
+        return self.a.region is not None or self.b.region is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Consecutive rows, either shown or folded into a <details>."""
+
+    rows: tuple[Row, ...]
+    folded: bool
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RegionView:
+    number: int  # 1-based, as shown
+    tint: int
+    region: Region
+
+
+@dataclass(frozen=True, slots=True)
+class RenameView:
+    a: str
+    b: str
+    count: int
+    consistent: bool  # a maps only to b and b comes only from a, across the whole map
+
+
+@dataclass(frozen=True, slots=True)
+class PairView:
+    rank: int  # 1-based position by score
+    id: int  # 1-based position in Result.pairs, the same as "id" in the JSON
+    pair: Pair
+    page: int  # 0: the overview page, n: the n-th further page
+    href: str  # link to this pair from any page
+    blocks: tuple[Block, ...] = ()
+    regions: tuple[RegionView, ...] = ()
+    notes: tuple[str, ...] = ()  # why some text cannot be shown
+
+    @property
+    def anchor(self) -> str:
+        return f"pair-{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    number: int
+    href: str
+    first_rank: int
+    last_rank: int
+
+
+# --- highlighting ------------------------------------------------------------------------------
+
+
+@cache
+def _token_class(ttype: _TokenType) -> str:
+    t: _TokenType | None = ttype
+    while t is not None:
+        css = _TOKEN_CLASSES.get(t)
+        if css is not None:
+            return css
+        t = t.parent
+    return ""
+
+
+def visible(text: object) -> Markup:
+    """Escape `text` and show invisible or direction-changing characters as marks."""
+    s = str(text)
+    if not _INVISIBLE_RE.search(s):
+        return escape(s)
+    out: list[str] = []
+    for part in re.split(f"({_INVISIBLE_RE.pattern})", s):
+        if len(part) == 1 and part in _INVISIBLE:
+            code = f"U+{ord(part):04X}"
+            out.append(f'<span class="ctl" title="invisible character {code}">{code}</span>')
+        else:
+            out.append(str(escape(part)))
+    return Markup("".join(out))
+
+
+# A line as (css class, text, is a name) triples; names are what a rename can mark.
+_Line = tuple[tuple[str, str, bool], ...]
+
+
+class _Highlighter:
+    """Lexes each file once (by SHA-256) and renders line ranges with a pair's renames marked."""
+
+    def __init__(self, blobs: dict[str, str]) -> None:
+        self._blobs = blobs
+        self._lines: dict[str, list[_Line] | None] = {}
+
+    def lines(self, sha: str) -> list[_Line] | None:
+        if sha not in self._lines:
+            text = self._blobs.get(sha)
+            self._lines[sha] = None if text is None else self._lex(text)
+        return self._lines[sha]
+
+    @staticmethod
+    def _lex(text: str) -> list[_Line]:
+        # stripnl=False: pygments would otherwise drop leading blank lines and shift every
+        # line number against the ones the pipeline recorded.
+        lexer = PythonLexer(stripnl=False, ensurenl=False)
+        lines: list[list[tuple[str, str, bool]]] = [[]]
+        for ttype, value in lexer.get_tokens(text):
+            css = _token_class(ttype)
+            is_name = ttype in Token.Name
+            for i, part in enumerate(value.split("\n")):
+                if i:
+                    lines.append([])
+                if part:
+                    lines[-1].append((css, part, is_name))
+        return [tuple(line) for line in lines]
+
+    @staticmethod
+    def render(line: _Line, renamed: dict[str, str]) -> Markup:
+        out: list[str] = []
+        for css, text, is_name in line:
+            body = visible(text)
+            if is_name and text in renamed:
+                title = escape(renamed[text])
+                cls = f"rn {css}" if css else "rn"
+                out.append(f'<span class="{cls}" title="{title}">{body}</span>')
+            elif css:
+                out.append(f'<span class="{css}">{body}</span>')
+            else:
+                out.append(str(body))
+        return Markup("".join(out))
+
+
+# --- side-by-side alignment ------------------------------------------------------------------
+
+
+def _line_regions(
+    regions: Sequence[Region], side: str, start: int, end: int
+) -> dict[int, list[int]]:
+    """Map each line of the unit to the regions covering it, smallest region first.
+
+    Several tiles can end and start on the same line; the smallest one gets the tint so a
+    one-line region is never hidden under a long one.
+    """
+    covering: dict[int, list[int]] = defaultdict(list)
+    for i, region in enumerate(regions):
+        rng = region.a if side == "a" else region.b
+        for line in range(max(rng.start_line, start), min(rng.end_line, end) + 1):
+            covering[line].append(i)
+
+    def size(i: int) -> int:
+        rng = regions[i].a if side == "a" else regions[i].b
+        return rng.end_line - rng.start_line
+
+    return {line: sorted(ids, key=lambda i: (size(i), i)) for line, ids in covering.items()}
+
+
+def _anchors(regions: Sequence[Region]) -> list[tuple[int, int]]:
+    """Line pairs (a, b) to put on the same row: the heaviest chain of regions in order on both
+    sides. Regions outside the chain (reordered code) keep their tint but do not align."""
+    order = sorted(
+        range(len(regions)), key=lambda i: (regions[i].a.start_line, regions[i].b.start_line)
+    )
+    if not order or len(order) > MAX_ALIGNED_REGIONS:
+        return []
+    best: list[int] = [regions[i].tokens for i in order]
+    prev: list[int] = [-1] * len(order)
+    for j in range(len(order)):
+        rj = regions[order[j]]
+        for i in range(j):
+            ri = regions[order[i]]
+            if (
+                rj.a.start_line >= ri.a.end_line
+                and rj.b.start_line >= ri.b.end_line
+                and rj.a.start_line > ri.a.start_line
+                and rj.b.start_line > ri.b.start_line
+                and best[i] + rj.tokens > best[j]
+            ):
+                best[j] = best[i] + rj.tokens
+                prev[j] = i
+    j = max(range(len(order)), key=lambda k: best[k])
+    chain: list[Region] = []
+    while j >= 0:
+        chain.append(regions[order[j]])
+        j = prev[j]
+    chain.reverse()
+    out: list[tuple[int, int]] = []
+    for region in chain:
+        for point in (
+            (region.a.start_line, region.b.start_line),
+            (region.a.end_line, region.b.end_line),
+        ):
+            if not out or (point[0] > out[-1][0] and point[1] > out[-1][1]):
+                out.append(point)
+    return out
+
+
+def _align(
+    a_start: int, a_end: int, b_start: int, b_end: int, anchors: Iterable[tuple[int, int]]
+) -> list[tuple[int | None, int | None]]:
+    """Rows of (line a, line b) covering both units, with anchor lines on the same row."""
+    rows: list[tuple[int | None, int | None]] = []
+    la, lb = a_start, b_start
+    points = [(x, y) for x, y in anchors if a_start <= x <= a_end and b_start <= y <= b_end]
+    for x, y in [*points, (a_end + 1, b_end + 1)]:
+        if x < la or y < lb:
+            continue
+        left = list(range(la, x))
+        right = list(range(lb, y))
+        for k in range(max(len(left), len(right))):
+            rows.append((left[k] if k < len(left) else None, right[k] if k < len(right) else None))
+        if x <= a_end and y <= b_end:
+            rows.append((x, y))
+        la, lb = x + 1, y + 1
+    return rows
+
+
+def _fold(rows: Sequence[Row]) -> list[Block]:
+    """Fold long runs of unmatched rows, keeping FOLD_CONTEXT rows next to each match."""
+    blocks: list[Block] = []
+    shown: list[Row] = []
+    i = 0
+    while i < len(rows):
+        if rows[i].matched:
+            shown.append(rows[i])
+            i += 1
+            continue
+        j = i
+        while j < len(rows) and not rows[j].matched:
+            j += 1
+        head = FOLD_CONTEXT if i > 0 else 0
+        tail = FOLD_CONTEXT if j < len(rows) else 0
+        if (j - i) - head - tail < FOLD_MIN_HIDDEN:
+            shown.extend(rows[i:j])
+        else:
+            shown.extend(rows[i : i + head])
+            blocks.append(Block(tuple(shown), folded=False))
+            shown = []
+            hidden = tuple(rows[i + head : j - tail])
+            blocks.append(Block(hidden, folded=True, summary=_fold_summary(hidden)))
+            shown.extend(rows[j - tail : j])
+        i = j
+    if shown:
+        blocks.append(Block(tuple(shown), folded=False))
+    return blocks
+
+
+def _fold_summary(rows: Sequence[Row]) -> str:
+    def span(lines: list[int], side: str) -> str:
+        if not lines:
+            return ""
+        return f"{side} {lines[0]}–{lines[-1]}"
+
+    a = [r.a.line for r in rows if r.a.line is not None]
+    b = [r.b.line for r in rows if r.b.line is not None]
+    where = ", ".join(s for s in (span(a, "A"), span(b, "B")) if s)
+    return f"{len(rows)} unmatched lines ({where})"
+
+
+def _side_renames(renames: Sequence[Rename]) -> tuple[dict[str, str], dict[str, str]]:
+    """Tooltip text per name on each side, e.g. `hidden_size → dim`."""
+    to_b: dict[str, list[Rename]] = defaultdict(list)
+    to_a: dict[str, list[Rename]] = defaultdict(list)
+    for r in renames:
+        if r.a != r.b:
+            to_b[r.a].append(r)
+            to_a[r.b].append(r)
+
+    def tip(rs: list[Rename]) -> str:
+        return "; ".join(
+            f"{r.a} → {r.b} ({r.count} aligned token{'' if r.count == 1 else 's'})" for r in rs
+        )
+
+    return {k: tip(v) for k, v in to_b.items()}, {k: tip(v) for k, v in to_a.items()}
+
+
+def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tuple[str, ...]]:
+    notes: list[str] = []
+    a_lines = hl.lines(pair.a.file_sha256)
+    b_lines = hl.lines(pair.b.file_sha256)
+    for side, ref, lines in (("A", pair.a, a_lines), ("B", pair.b, b_lines)):
+        if lines is None:
+            notes.append(
+                f"The text of {side}'s file {ref.path} (SHA-256 {ref.file_sha256}) is not in "
+                "this result, so its lines cannot be shown."
+            )
+        elif ref.end_line > len(lines):
+            notes.append(
+                f"{side}'s unit ends at line {ref.end_line} but the stored text of {ref.path} "
+                f"has {len(lines)} lines; the missing lines are shown empty."
+            )
+    ren_a, ren_b = _side_renames(pair.renames)
+    reg_a = _line_regions(pair.regions, "a", pair.a.start_line, pair.a.end_line)
+    reg_b = _line_regions(pair.regions, "b", pair.b.start_line, pair.b.end_line)
+
+    def cell(
+        side: str,
+        line: int | None,
+        lines: list[_Line] | None,
+        regs: dict[int, list[int]],
+        renamed: dict[str, str],
+    ) -> Cell:
+        if line is None:
+            return Cell(None, Markup(""), None)
+        html = Markup("")
+        if lines is not None and 0 < line <= len(lines):
+            html = hl.render(lines[line - 1], renamed)
+        ids = regs.get(line)
+        if not ids:
+            return Cell(line, html, None)
+        region = pair.regions[ids[0]]
+        rng = region.a if side == "a" else region.b
+        first = line == rng.start_line or line == (pair.a if side == "a" else pair.b).start_line
+        return Cell(line, html, ids[0], tuple(ids[1:]), first)
+
+    rows = [
+        Row(cell("a", x, a_lines, reg_a, ren_a), cell("b", y, b_lines, reg_b, ren_b))
+        for x, y in _align(
+            pair.a.start_line,
+            pair.a.end_line,
+            pair.b.start_line,
+            pair.b.end_line,
+            _anchors(pair.regions),
+        )
+    ]
+    return tuple(_fold(rows)), tuple(notes)
+
+
+# --- the rename map ------------------------------------------------------------------------------
+
+
+def rename_rows(renames: Sequence[Rename]) -> list[RenameView]:
+    """The repo-level rename map, strongest evidence first, with one-to-one consistency."""
+    real = [r for r in renames if r.a != r.b]
+    targets: dict[str, set[str]] = defaultdict(set)
+    sources: dict[str, set[str]] = defaultdict(set)
+    for r in real:
+        targets[r.a].add(r.b)
+        sources[r.b].add(r.a)
+    rows = [
+        RenameView(r.a, r.b, r.count, len(targets[r.a]) == 1 and len(sources[r.b]) == 1)
+        for r in real
+    ]
+    rows.sort(key=lambda v: (-v.count, not v.consistent, v.a, v.b))
+    return rows
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def ranked(pairs: Sequence[Pair]) -> list[tuple[int, Pair]]:
+    """(id, pair) best first; id is the 1-based position in Result.pairs, as in the JSON."""
+    order = sorted(range(len(pairs)), key=lambda i: (-pairs[i].score, -pairs[i].matched_tokens, i))
+    return [(i + 1, pairs[i]) for i in order]
+
+
+def page_path(path: Path, number: int) -> Path:
+    """The n-th further page next to `path`: report.html -> report-pairs-2.html."""
+    suffix = path.suffix or ".html"
+    return path.with_name(f"{path.stem}-pairs-{number}{suffix}")
+
+
+def _href(path: Path) -> str:
+    return urllib.parse.quote(path.name)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("plagiarism.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = _pct
+    env.filters["visible"] = visible
+    env.filters["json"] = _json_value
+    env.filters["short"] = lambda sha: (sha or "")[:12]
+    env.filters["table_columns"] = _table_columns
+    env.filters["scalars"] = lambda v: all(not isinstance(x, dict | list | tuple) for x in v)
+    env.tests["mapping"] = lambda v: isinstance(v, dict)
+    env.tests["sequence"] = lambda v: isinstance(v, list | tuple)
+    return env
+
+
+def _pct(value: object) -> str:
+    if not isinstance(value, int | float):
+        return "–"
+    return f"{100 * value:.1f}%"
+
+
+def _table_columns(value: object) -> list[str]:
+    """Columns when `value` is a list of flat records with the same keys, else none."""
+    if not isinstance(value, list | tuple) or not value:
+        return []
+    first = value[0]
+    if not isinstance(first, dict):
+        return []
+    keys = list(first)
+    for row in value:
+        if not isinstance(row, dict) or list(row) != keys:
+            return []
+        if any(isinstance(x, dict | list | tuple) for x in row.values()):
+            return []
+    return [str(k) for k in keys]
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@cache
+def _asset(name: str) -> tuple[Markup, str]:
+    """A stylesheet or script from the templates folder, and its CSP hash."""
+    env = _environment()
+    assert env.loader is not None
+    text, _, _ = env.loader.get_source(env, name)
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    # The assets are ours (package data), never user input, so they are trusted markup.
+    return Markup(text), f"'sha256-{digest}'"
+
+
+def _source_rows(source: Source) -> list[tuple[str, str]]:
+    return [
+        ("Source", source.spec),
+        ("Kind", source.kind),
+        ("Revision asked for", source.rev or "–"),
+        ("Resolved commit", source.commit or "none (a plain folder)"),
+        ("Commit date", source.commit_date or "–"),
+        ("Work tree", "differs from the commit (uncommitted changes)" if source.dirty else "clean"),
+    ]
+
+
+def _artifact_highlights(artifacts: dict[str, object]) -> list[tuple[str, object]]:
+    wanted = [
+        ("weights", "verdict", "Weights verdict"),
+        ("weights", "noise_std", "Weights noise standard deviation"),
+        ("weights", "tensors_paired", "Tensors paired"),
+        ("tokenizer", "shared_special_tokens", "Shared special tokens"),
+    ]
+    out: list[tuple[str, object]] = []
+    for section, key, label in wanted:
+        block = artifacts.get(section)
+        if isinstance(block, dict) and key in block:
+            out.append((label, block[key]))
+    return out
+
+
+def _artifact_sections(artifacts: dict[str, object]) -> list[tuple[str, object]]:
+    known = [k for k in ("tokenizer", "config", "weights") if k in artifacts]
+    rest = sorted(k for k in artifacts if k not in known)
+    return [(k, artifacts[k]) for k in [*known, *rest]]
+
+
+def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[Path]:
+    """Write the report at `path` (and further pages next to it); return every file written."""
+    if inline_pairs < 1:
+        raise UsageError("the number of pairs shown on the first page must be at least 1")
+    path = Path(path)
+    order = ranked(result.pairs)
+    chunks = [order[i : i + inline_pairs] for i in range(0, len(order), inline_pairs)] or [[]]
+    paths = [path] + [page_path(path, n + 1) for n in range(1, len(chunks))]
+    overview_href = _href(path)
+
+    views: list[PairView] = []
+    for page, chunk in enumerate(chunks):
+        for id_, pair in chunk:
+            anchor = f"#pair-{id_}"
+            views.append(PairView(len(views) + 1, id_, pair, page, anchor))
+    pages = [
+        PageLink(n + 1, _href(p), n * inline_pairs + 1, n * inline_pairs + len(chunk))
+        for n, (p, chunk) in enumerate(zip(paths, chunks, strict=True))
+        if chunk
+    ]
+
+    def link(view: PairView, from_page: int) -> PairView:
+        target = "" if view.page == from_page else _href(paths[view.page])
+        return _replace_href(view, f"{target}#pair-{view.id}")
+
+    hl = _Highlighter(result.blobs)
+    css, css_hash = _asset("report.css")
+    js, js_hash = _asset("report.js")
+    env = _environment()
+    common = {
+        "result": result,
+        "summary": result.summary,
+        "css": css,
+        "js": js,
+        "csp": (
+            "default-src 'none'; img-src data:; "
+            f"style-src {css_hash}; script-src {js_hash}; "
+            "base-uri 'none'; form-action 'none'"
+        ),
+        "marker": _MARKER,
+        "overview_href": overview_href,
+        "pages": pages,
+        "palette": PALETTE_SIZE,
+        "title": f"{result.source_a.spec} vs {result.source_b.spec}",
+        "total_pairs": len(views),
+    }
+
+    written: list[Path] = []
+    for page_no, page_path_ in enumerate(paths):
+        on_page = [_with_evidence(link(v, page_no), hl) for v in views if v.page == page_no]
+        if page_no == 0:
+            html = env.get_template("report.html.j2").render(
+                **common,
+                page=0,
+                all_pairs=[link(v, 0) for v in views],
+                pairs_here=on_page,
+                renames=rename_rows(result.renames),
+                sources=[
+                    ("A", "original", result.source_a, _source_rows(result.source_a)),
+                    ("B", "suspect", result.source_b, _source_rows(result.source_b)),
+                ],
+                skipped=[w for w in result.warnings if w.skipped],
+                notices=[w for w in result.warnings if not w.skipped],
+                settings=sorted(result.settings.items()),
+                artifacts=result.artifacts,
+                artifact_highlights=_artifact_highlights(result.artifacts or {}),
+                artifact_sections=_artifact_sections(result.artifacts or {}),
+                artifact_limit=ARTIFACT_LIST_LIMIT,
+            )
+        else:
+            html = env.get_template("pairs_page.html.j2").render(
+                **common,
+                page=page_no,
+                page_link=pages[page_no],
+                prev_href=pages[page_no - 1].href,
+                next_href=pages[page_no + 1].href if page_no + 1 < len(pages) else None,
+                pairs_here=on_page,
+            )
+        _write(page_path_, html)
+        written.append(page_path_)
+    _remove_stale_pages(path, len(paths))
+    log.info("wrote %d HTML page(s) for %d pairs", len(written), len(views))
+    return written
+
+
+def _replace_href(view: PairView, href: str) -> PairView:
+    return PairView(view.rank, view.id, view.pair, view.page, href)
+
+
+def _with_evidence(view: PairView, hl: _Highlighter) -> PairView:
+    blocks, notes = _side_by_side(view.pair, hl)
+    regions = tuple(RegionView(i + 1, i % PALETTE_SIZE, r) for i, r in enumerate(view.pair.regions))
+    return PairView(view.rank, view.id, view.pair, view.page, view.href, blocks, regions, notes)
+
+
+def _write(path: Path, html: str) -> None:
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise PlagiarismError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _remove_stale_pages(path: Path, count: int) -> None:
+    """Delete further pages of an earlier, longer report at the same path (ours only)."""
+    pattern = re.compile(re.escape(path.stem) + r"-pairs-(\d+)" + re.escape(path.suffix or ".html"))
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return
+    for sibling in siblings:
+        m = pattern.fullmatch(sibling.name)
+        if not m or int(m.group(1)) <= count:
+            continue
+        try:
+            with sibling.open(encoding="utf-8", errors="replace") as fh:
+                head = fh.read(4096)
+            if f'name="{_MARKER}"' in head:
+                sibling.unlink()
+        except OSError:
+            continue
