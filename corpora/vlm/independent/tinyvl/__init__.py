@@ -1,0 +1,6 @@
+"""tinyvl - a compact vision-language model with a Q-Former style bridge."""
+
+from tinyvl.config import TinyVLConfig
+from tinyvl.model import TinyVL
+
+__all__ = ["TinyVL", "TinyVLConfig"]
