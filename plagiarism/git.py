@@ -103,11 +103,25 @@ def _env() -> dict[str, str]:
     return env
 
 
+# Generic lines git prints after the specific cause; they never say what went wrong.
+_BOILERPLATE = (
+    "Could not read from remote repository.",
+    "Please make sure you have the correct access rights",
+    "and the repository exists.",
+)
+
+
 def last_meaningful_line(stderr: str) -> str:
     """The line of git's stderr that says what went wrong, without git's `fatal: ` prefix."""
     lines = [_printable(line).strip() for line in stderr.splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("hint:", "Cloning into"))]
-    for prefix in ("fatal:", "error:"):
+    lines = [
+        line
+        for line in lines
+        if line
+        and not line.startswith(("hint:", "Cloning into"))
+        and not line.endswith(_BOILERPLATE)
+    ]
+    for prefix in ("fatal:", "error:", "ERROR:"):
         tagged = [line for line in lines if line.startswith(prefix)]
         if tagged:
             return tagged[-1][len(prefix) :].strip()
