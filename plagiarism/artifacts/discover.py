@@ -209,8 +209,12 @@ def discover(root: Path, side: Side) -> tuple[Found, list[Warning]]:
             listed = _index_files(chosen.index, weights_dir)
             if listed is None:
                 warnings.append(
-                    Warning(side, rel(chosen.index), "unreadable shard index: every "
-                            "safetensors file of the folder is read instead")
+                    Warning(
+                        side,
+                        rel(chosen.index),
+                        "unreadable shard index: every "
+                        "safetensors file of the folder is read instead",
+                    )
                 )
             else:
                 index = chosen.index
@@ -251,14 +255,18 @@ def discover(root: Path, side: Side) -> tuple[Found, list[Warning]]:
 
     tok_dir, tokenizer = pick("tokenizer")
     cfg_dir, configs = pick("config")
-    for files in (tokenizer, configs):
-        for name, path in list(files.items()):
+    for kind_files in (tokenizer, configs):
+        for name, path in list(kind_files.items()):
             if not name.endswith(SENTENCEPIECE_SUFFIX) and path.stat().st_size > MAX_JSON_BYTES:
                 warnings.append(
-                    Warning(side, rel(path), f"larger than {MAX_JSON_BYTES} bytes: not read",
-                            skipped=True)
+                    Warning(
+                        side,
+                        rel(path),
+                        f"larger than {MAX_JSON_BYTES} bytes: not read",
+                        skipped=True,
+                    )
                 )
-                del files[name]
+                del kind_files[name]
     found = Found(
         side=side,
         root=root,
