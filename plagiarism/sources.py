@@ -261,6 +261,7 @@ def read_files(
         chosen = chosen[:MAX_FILES]
     root_real = os.path.realpath(root)
     warnings += _linked_folders_outside(root, root_real, listed, wanted, excluded, side)
+    warnings += _unread_repositories(root, listed, excluded, side)
 
     chosen_set = frozenset(chosen)
     files: list[SourceFile] = []
@@ -398,6 +399,36 @@ def _linked_folders_outside(
                     )
                 )
     return out
+
+
+def _unread_repositories(
+    root: Path, listed: Iterable[str], excluded: Callable[[str], bool], side: Side
+) -> list[Warning]:
+    """Submodules and nested clones: their code is another repository's, and is not read."""
+    found: dict[str, str] = {}
+    for rel in _submodule_paths(root):
+        found[rel] = "git submodule, not read"
+    for rel in listed:
+        if rel.endswith("/"):  # how `git ls-files -o` shows an untracked nested repository
+            found.setdefault(rel.rstrip("/"), "nested git repository, not read")
+    return [
+        Warning(side, _shown(rel), reason, skipped=True)
+        for rel, reason in sorted(found.items())
+        if not excluded(rel) and not excluded(rel + "/")
+    ]
+
+
+def _submodule_paths(root: Path) -> list[str]:
+    path = root / ".gitmodules"
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return []
+        with open(path, "rb") as fh:
+            text = fh.read(_MAX_GITIGNORE_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return []
+    found = re.findall(r"^\s*path\s*=\s*(.+?)\s*$", text, flags=re.MULTILINE)
+    return [p.strip('"').strip("/") for p in found if p.strip('"').strip("/")]
 
 
 # --- reading one file -------------------------------------------------------

@@ -568,12 +568,33 @@ def test_submodules_are_not_cloned(
     src = resolve(f"file://{repo}", None, settings, "a")
     files, warnings = read_files(src, settings, "a")
     assert paths(files) == ["main.py"]
+    assert warnings == [Warning("a", "vendor", "git submodule, not read", skipped=True)]
     assert (Path(src.root) / ".gitmodules").is_file()
     assert not (Path(src.root) / "vendor" / "model.py").exists()
     assert len(list((settings.cache_dir / "clones").iterdir())) == 1
     # The checkout itself (where the submodule is checked out) reads without descending into it.
     src = resolve(str(repo), None, settings, "a")
     assert paths(read_files(src, settings, "a")[0]) == ["main.py"]
+
+
+def test_nested_clone_in_a_checkout_is_reported_not_read(
+    settings: Settings, tmp_path: Path
+) -> None:
+    repo = tmp_path / "outer"
+    repo.mkdir()
+    g(repo, "init", "-q")
+    write(repo, {"main.py": "A = 1\n", "third_party/lib/x.py": "B = 1\n"})
+    commit_all(repo, "first")
+    g(repo / "third_party" / "lib", "init", "-q")
+    g(repo, "rm", "-q", "--cached", "third_party/lib/x.py")
+    src = resolve(str(repo), None, settings, "a")
+    files, warnings = read_files(src, settings, "a")
+    assert paths(files) == ["main.py"]
+    assert warnings == [
+        Warning("a", "third_party/lib", "nested git repository, not read", skipped=True)
+    ]
+    quiet = settings.with_overrides(exclude=["third_party/"])
+    assert read_files(src, quiet, "a")[1] == []
 
 
 def test_gitattributes_cannot_hide_or_rewrite_files(settings: Settings, tmp_path: Path) -> None:
