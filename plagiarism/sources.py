@@ -99,6 +99,26 @@ def resolve(spec: str, rev: str | None, settings: Settings, side: Side) -> Sourc
     raise SourceError(f"no such file or directory: {spec}{hint}")
 
 
+def history_dir(source: Source, settings: Settings) -> Path | None:
+    """The git directory holding the full history behind `source` (None for a plain folder).
+
+    For a checkout read at its work tree this is the user's own `.git`: read it, never write it.
+    For everything else it is the cached clone `resolve` made.
+    """
+    if source.kind == "folder":
+        return None
+    path = Path(source.spec).expanduser()
+    if os.path.lexists(path):
+        root = path.resolve()
+        if source.kind == "checkout" and source.rev is None:
+            return root / ".git"
+        url = str(root)
+    else:
+        url = source.spec
+    gitdir = git.clone_path(settings.cache_dir, url)
+    return gitdir if gitdir.is_dir() else None
+
+
 def _checkout(spec: str, root: Path) -> Source:
     args = git.worktree_args(root)
     try:
@@ -552,4 +572,6 @@ def _coding_cookie(raw: bytes) -> str | None:
 
 
 def _newlines(text: str) -> str:
+    if "\r" not in text:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")

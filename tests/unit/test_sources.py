@@ -233,6 +233,9 @@ def test_clone_is_reused_not_repeated(
     assert "ls-tree" not in spy.subcommands()
     assert marker.read_text() == "still here"
     assert list((settings.cache_dir / "clones").iterdir()) == clones
+    # Later stages find the full history in that same clone.
+    assert sources.history_dir(second, settings) == clones[0]
+    assert g(clones[0], "rev-list", "--count", shas["main"]) == "2"
 
 
 def test_branch_is_refreshed_on_reuse(
@@ -453,6 +456,7 @@ def test_checkout_reads_tracked_and_untracked_but_not_ignored(
     src = resolve(str(repo), None, settings, "a")
     assert (src.kind, src.commit, src.dirty, src.root) == ("checkout", head, False, str(repo))
     assert src.commit_date is not None
+    assert sources.history_dir(src, settings) == repo / ".git"
 
     write(repo, {"ignored.py": "B = 1\n", "untracked.py": "C = 1\n"})
     src = resolve(str(repo), None, settings, "a")
