@@ -7,22 +7,22 @@ import torch
 from PIL import Image
 
 
-def seed_everything(seed):
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    random.seed(seed)
-    torch.manual_seed(seed)
-    numpy.random.seed(seed)
+def seed_everything(value):
+    os.environ["PYTHONHASHSEED"] = str(value)
+    random.seed(value)
+    torch.manual_seed(value)
+    numpy.random.seed(value)
     if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+        torch.cuda.manual_seed_all(value)
 
 
-def make_logger(name, level=logging.INFO):
-    lg = logging.getLogger(name)
+def make_logger(channel, verbosity=logging.INFO):
+    lg = logging.getLogger(channel)
     if not lg.handlers:
         h = logging.StreamHandler()
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         lg.addHandler(h)
-    lg.setLevel(level)
+    lg.setLevel(verbosity)
     return lg
 
 

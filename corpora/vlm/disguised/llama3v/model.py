@@ -56,10 +56,10 @@ class Llama3V(nn.Module):
         embeds, _ = self.embed_inputs(batch)
         return self.lm(inputs_embeds=embeds, attention_mask=batch.get("attention_mask"), **extra)
 
-    def _strip_tags(self, text):
+    def _strip_tags(self, raw):
         for mark in (TURN_END, *SPEAKER_MARKS.values()):
-            text = text.replace(mark, "")
-        return text.strip()
+            raw = raw.replace(mark, "")
+        return raw.strip()
 
     def _run_generation(
         self, embeds: torch.Tensor, tok, mask: Optional[torch.Tensor] = None, **opts
@@ -77,8 +77,8 @@ class Llama3V(nn.Module):
     def answer_batch(self, ids, pixels, spans, tok, mask=None, **opts):
         if len(ids) != len(pixels):
             raise ValueError("input_ids and pixel_values must have the same batch size")
-        padded = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=self.settings.pad_id)
-        batch = {"input_ids": padded.to(self.where), "pixel_values": pixels, "image_bound": spans}
+        stacked = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=self.settings.pad_id)
+        batch = {"input_ids": stacked.to(self.where), "pixel_values": pixels, "image_bound": spans}
         embeds, _ = self.embed_inputs(batch)
         return self._run_generation(embeds, tok, mask, **opts)
 

@@ -47,11 +47,11 @@ class Llama3VPreprocessor:
         layout = choose_layout(
             size, self.settings.max_tiles, self.settings.tile_side, keep_whole=not self.settings.tiling
         )
-        text = self.overview_marker()
+        out = self.overview_marker()
         if layout is not None:
-            cols, rows = layout
-            text += "\n" + "\n".join([self.tile_marker() * cols for _ in range(rows)])
-        return text
+            across, down = layout
+            out += "\n" + "\n".join([self.tile_marker() * across for _ in range(down)])
+        return out
 
     def normalise(self, img: Image.Image) -> numpy.ndarray:
         arr = numpy.asarray(img, dtype=numpy.float32) / 255.0
@@ -71,11 +71,11 @@ class Llama3VPreprocessor:
             self.patch,
             keep_whole=not self.settings.tiling,
         )
-        tensors, grids = [], []
+        arrays, grids = [], []
         for pic in [overview] + [t for strip in tiles for t in strip]:
             grids.append((pic.size[1] // self.patch, pic.size[0] // self.patch))
-            tensors.append(torch.from_numpy(self.normalise(pic)))
-        return tensors, grids
+            arrays.append(torch.from_numpy(self.normalise(pic)))
+        return arrays, grids
 
     def placeholder_spans(self, ids):
         to_id, s = self.tok.convert_tokens_to_ids, self.settings
@@ -89,17 +89,17 @@ class Llama3VPreprocessor:
             return torch.zeros((0, 2), dtype=torch.long)
         return torch.tensor(list(zip(begins[:n], finishes[:n])), dtype=torch.long)
 
-    def _encode_one(self, text, img):
-        pixels, grids = [], []
+    def _encode_one(self, utterance, img):
+        pix, grids = [], []
         if img is not None:
-            pixels, grids = self.prepare_picture(img)
-            text = text.replace(self.settings.open_image, self.expand_image_marker(img.size), 1)
-        ids = torch.tensor(self.tok.encode(text), dtype=torch.long)
-        return ids, self.placeholder_spans(ids), pixels, torch.tensor(grids, dtype=torch.int32).reshape(-1, 2)
+            pix, grids = self.prepare_picture(img)
+            utterance = utterance.replace(self.settings.open_image, self.expand_image_marker(img.size), 1)
+        token_ids = torch.tensor(self.tok.encode(utterance), dtype=torch.long)
+        return token_ids, self.placeholder_spans(token_ids), pix, torch.tensor(grids, dtype=torch.int32).reshape(-1, 2)
 
     def __call__(self, texts, imgs):
         batch = {"input_ids": [], "image_bound": [], "pixel_values": [], "tgt_sizes": []}
-        for text, img in zip(texts, imgs):
-            for key, value in zip(batch, self._encode_one(text, img)):
+        for utterance, img in zip(texts, imgs):
+            for key, value in zip(batch, self._encode_one(utterance, img)):
                 batch[key].append(value)
         return batch

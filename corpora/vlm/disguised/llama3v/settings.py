@@ -83,7 +83,7 @@ class Llama3VSettings:
         extra = sorted(set(blob) - allowed - {"model_type"})
         if extra:
             log.warning("ignoring unknown config keys: %s", ", ".join(extra))
-        return cls(**{k: v for k, v in blob.items() if k in allowed})
+        return cls(**{key: val for key, val in blob.items() if key in allowed})
 
     def dump(self, where):
         Path(where).write_text(json.dumps(self.as_json_dict(), indent=2, sort_keys=True))

@@ -17,15 +17,15 @@ def synthetic_checkerboard(w: int, h: int, cell: int = 64) -> Image.Image:
 
 def draw_tiles(overview, tiles, layout, size=(10, 5)):
     n_cols, n_rows = layout
-    fig = plt.figure(figsize=size)
-    left = fig.add_subplot(1, 2, 1)
+    figure = plt.figure(figsize=size)
+    left = figure.add_subplot(1, 2, 1)
     left.imshow(overview)
     left.set_title(f"source {overview.size[0]}x{overview.size[1]}")
     left.axis("off")
     for i, strip in enumerate(tiles):
         for j, tile in enumerate(strip):
-            ax = fig.add_subplot(n_rows, 2 * n_cols, i * 2 * n_cols + n_cols + j + 1)
-            ax.imshow(tile)
-            ax.axis("off")
-    fig.tight_layout()
-    return fig
+            cell_ax = figure.add_subplot(n_rows, 2 * n_cols, i * 2 * n_cols + n_cols + j + 1)
+            cell_ax.imshow(tile)
+            cell_ax.axis("off")
+    figure.tight_layout()
+    return figure

@@ -21,7 +21,7 @@ class DialogueRecords(Dataset):
     def __init__(self, jsonl: str, img_dir: str, prep: Llama3VPreprocessor, limit: int = 2048) -> None:
         self.img_dir, self.prep, self.limit = img_dir, prep, limit
         with open(jsonl, encoding="utf-8") as f:
-            self.rows = [json.loads(line) for line in f if line.strip()]
+            self.rows = [json.loads(ln) for ln in f if ln.strip()]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -33,76 +33,76 @@ class DialogueRecords(Dataset):
         context = render_dialogue(turns[:-1])
         enc = self.prep([context + turns[-1]["content"] + "<|end|>"], [img])
         ids = enc["input_ids"][0][: self.limit]
-        labels = ids.clone()
-        labels[: len(self.prep.tok.encode(context))] = MASKED_LABEL
+        targets = ids.clone()
+        targets[: len(self.prep.tok.encode(context))] = MASKED_LABEL
         return {
             "input_ids": ids,
-            "labels": labels,
+            "labels": targets,
             "pixel_values": enc["pixel_values"][0],
             "image_bound": enc["image_bound"][0],
         }
 
 
 def stack_examples(items: list, pad_id: int = 0) -> dict:
-    pad = torch.nn.utils.rnn.pad_sequence
-    ids = pad([x["input_ids"] for x in items], batch_first=True, padding_value=pad_id)
+    padseq = torch.nn.utils.rnn.pad_sequence
+    ids = padseq([x["input_ids"] for x in items], batch_first=True, padding_value=pad_id)
     return {
         "input_ids": ids,
-        "labels": pad([x["labels"] for x in items], batch_first=True, padding_value=MASKED_LABEL),
+        "labels": padseq([x["labels"] for x in items], batch_first=True, padding_value=MASKED_LABEL),
         "attention_mask": ids.ne(pad_id),
         "pixel_values": [x["pixel_values"] for x in items],
         "image_bound": [x["image_bound"] for x in items],
     }
 
 
-def make_adamw(net: Llama3V, lr: float, wd: float, train_encoder: bool) -> torch.optim.Optimizer:
+def make_adamw(net: Llama3V, peak_lr: float, wd: float, train_encoder: bool) -> torch.optim.Optimizer:
     if not train_encoder:
         for w in net.encoder.parameters():
             w.requires_grad_(False)
     with_wd, without_wd = [], []
-    for name, w in net.named_parameters():
+    for pname, w in net.named_parameters():
         if w.requires_grad:
-            (without_wd if w.ndim < 2 or "norm" in name else with_wd).append(w)
+            (without_wd if w.ndim < 2 or "norm" in pname else with_wd).append(w)
     return torch.optim.AdamW(
         [{"params": with_wd, "weight_decay": wd}, {"params": without_wd, "weight_decay": 0.0}],
-        lr=lr,
+        lr=peak_lr,
         betas=(0.9, 0.95),
     )
 
 
 def make_warmup_cosine(opt: torch.optim.Optimizer, warmup: int, total: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        done = (step - warmup) / max(1, total - warmup)
+    def factor(it: int) -> float:
+        if it < warmup:
+            return (it + 1) / max(1, warmup)
+        done = (it - warmup) / max(1, total - warmup)
         return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def run_epoch(net, batches, opt, sched, device, accum=1, clip=1.0):
+def run_epoch(net, batches, opt, sched, dev, accum=1, clip=1.0):
     net.train()
     opt.zero_grad(set_to_none=True)
     running = 0.0
     seen = 0
-    for k, batch in enumerate(batches):
-        batch["input_ids"], batch["attention_mask"] = batch["input_ids"].to(device), batch["attention_mask"].to(device)
-        target = batch.pop("labels").to(device)
-        loss = net(batch, labels=target).loss / accum
-        loss.backward()
+    for k, mb in enumerate(batches):
+        mb["input_ids"], mb["attention_mask"] = mb["input_ids"].to(dev), mb["attention_mask"].to(dev)
+        target = mb.pop("labels").to(dev)
+        objective = net(mb, labels=target).loss / accum
+        objective.backward()
         if (k + 1) % accum == 0:
             torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-        running += loss.item() * accum
+        running += objective.item() * accum
         seen += 1
         if k % 50 == 0:
-            log.info("step %d loss %.4f lr %.2e", k, loss.item() * accum, sched.get_last_lr()[0])
+            log.info("step %d loss %.4f lr %.2e", k, objective.item() * accum, sched.get_last_lr()[0])
     return running / max(1, seen)
 
 
-def cli_options(argv: Optional[list] = None):
+def cli_options(cmdline: Optional[list] = None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True)
     ap.add_argument("--images", required=True)
@@ -116,11 +116,11 @@ def cli_options(argv: Optional[list] = None):
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--tune-vision", action="store_true")
-    return ap.parse_args(argv)
+    return ap.parse_args(cmdline)
 
 
-def entrypoint(argv=None):
-    opts = cli_options(argv)
+def entrypoint(cmdline=None):
+    opts = cli_options(cmdline)
     seed_everything(opts.seed)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -129,9 +129,9 @@ def entrypoint(argv=None):
     tok.add_special_tokens({"additional_special_tokens": settings.marker_tokens()})
     lm = AutoModelForCausalLM.from_pretrained(opts.llm, torch_dtype=torch.bfloat16)
     lm.resize_token_embeddings(len(tok))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net = Llama3V(settings, lm)
-    net.to(device)
+    net.to(dev)
     prep = Llama3VPreprocessor(settings, tok)
 
     records = DialogueRecords(opts.data, opts.images, prep)
@@ -142,9 +142,9 @@ def entrypoint(argv=None):
     log.info("trainable parameters: %s", pretty_count(param_count(net, trainable=True)))
 
     os.makedirs(opts.output, exist_ok=True)
-    for epoch in range(opts.epochs):
-        log.info("epoch %d train loss %.4f", epoch, run_epoch(net, batches, opt, sched, device, opts.grad_accum))
-        torch.save(net.state_dict(), os.path.join(opts.output, f"epoch{epoch}.pt"))
+    for ep in range(opts.epochs):
+        log.info("epoch %d train loss %.4f", ep, run_epoch(net, batches, opt, sched, dev, opts.grad_accum))
+        torch.save(net.state_dict(), os.path.join(opts.output, f"epoch{ep}.pt"))
     settings.dump(os.path.join(opts.output, "config.json"))
 
 

@@ -43,8 +43,8 @@ class PixelEncoder(nn.Module):
         return self.cfg.width
 
     def grid_of(self, img):
-        _, height, width = img.shape
-        return height // self.cfg.patch_px, width // self.cfg.patch_px
+        _, rows_px, cols_px = img.shape
+        return rows_px // self.cfg.patch_px, cols_px // self.cfg.patch_px
 
     def forward(self, images):
         pieces, grids = [], []
@@ -52,11 +52,11 @@ class PixelEncoder(nn.Module):
             hw = self.grid_of(img)
             grids.append(hw)
             pieces.append(self.stem(img, hw))
-        lengths = [p.shape[0] for p in pieces]
-        longest = max(lengths)
+        lens = [p.shape[0] for p in pieces]
+        longest = max(lens)
         padded = pieces[0].new_zeros((len(pieces), longest, self.width))
         pad_mask = torch.ones((len(pieces), longest), dtype=torch.bool, device=padded.device)
         for i, p in enumerate(pieces):
-            padded[i, : lengths[i]], pad_mask[i, : lengths[i]] = p, False
+            padded[i, : lens[i]], pad_mask[i, : lens[i]] = p, False
         sizes = torch.tensor(grids, dtype=torch.int32, device=pieces[0].device)
         return self.final_norm(self.blocks(padded, src_key_padding_mask=pad_mask)), sizes

@@ -58,24 +58,24 @@ class Projection(nn.Module):
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 
-    def _rebuild_wave_table(self, extent, device="cpu"):
-        waves = torch.from_numpy(build_plane_waves(self.width, extent, flat=False)).float().to(device)
+    def _rebuild_wave_table(self, extent, on="cpu"):
+        waves = torch.from_numpy(build_plane_waves(self.width, extent, flat=False)).float().to(on)
         self.register_buffer("wave_table", waves, persistent=False)
 
-    def _grow_wave_table(self, sizes, device):
+    def _grow_wave_table(self, sizes, on):
         tallest, widest = int(sizes[:, 0].max()), int(sizes[:, 1].max())
         if tallest > self.table_extent[0] or widest > self.table_extent[1]:
             self.table_extent = (max(tallest, self.table_extent[0]), max(widest, self.table_extent[1]))
-            self._rebuild_wave_table(self.table_extent, device)
+            self._rebuild_wave_table(self.table_extent, on)
 
-    def _positions_and_mask(self, sizes, length, dtype, device):
+    def _positions_and_mask(self, sizes, length, dt, dev):
         count = sizes.shape[0]
         n_valid = sizes[:, 0] * sizes[:, 1]
-        pos = torch.zeros((count, length, self.width), dtype=dtype, device=device)
-        mask = torch.zeros((count, length), dtype=torch.bool, device=device)
+        pos = torch.zeros((count, length, self.width), dtype=dt, device=dev)
+        mask = torch.zeros((count, length), dtype=torch.bool, device=dev)
         for b in range(count):
-            h, w = (int(v) for v in sizes[b])
-            pos[b, : h * w] = self.wave_table[:h, :w, :].reshape(h * w, -1).to(dtype)
+            h, w = (int(d) for d in sizes[b])
+            pos[b, : h * w] = self.wave_table[:h, :w, :].reshape(h * w, -1).to(dt)
             mask[b, n_valid[b] :] = True
         return pos, mask
 

@@ -6,9 +6,9 @@ from torch.nn import functional as F
 def line_waves(dim, coords, base=10000.0):
     if dim % 2:
         raise ValueError(f"dim must be even, got {dim}")
-    half = dim // 2
-    inv_freq = 1.0 / (base ** (arange(half, dtype=float64) / half))
-    phase = outer(coords.reshape(-1).astype(float64), inv_freq)
+    n_freq = dim // 2
+    rates = 1.0 / (base ** (arange(n_freq, dtype=float64) / n_freq))
+    phase = outer(coords.reshape(-1).astype(float64), rates)
     return concatenate([sin(phase), cos(phase)], axis=1)
 
 
@@ -30,11 +30,11 @@ def build_plane_waves(dim, extent, n_prefix=0, flat=True):
 
 def resize_position_table(table: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     n, d = table.shape
-    side = int(n**0.5)
-    if side * side != n:
+    edge = int(n**0.5)
+    if edge * edge != n:
         raise ValueError(f"position table of {n} entries is not square")
-    if tuple(hw) == (side, side):
+    if tuple(hw) == (edge, edge):
         return table
-    grid = table.reshape(1, side, side, d).permute(0, 3, 1, 2)
+    grid = table.reshape(1, edge, edge, d).permute(0, 3, 1, 2)
     grid = F.interpolate(grid.float(), size=hw, mode="bicubic", align_corners=False)
     return grid.permute(0, 2, 3, 1).reshape(-1, d).to(table.dtype)
