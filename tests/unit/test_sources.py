@@ -626,6 +626,9 @@ def folder_source(settings: Settings, folder: Path) -> Source:
     return resolve(str(folder), None, settings, "b")
 
 
+CP1252_SOURCE = "#!/usr/bin/env python\n# vim: set fileencoding=cp1252 :\nQ = '\u201c'\n"
+
+
 def test_files_that_cannot_be_compared_become_warnings(settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     outside = tmp_path / "outside.py"
@@ -638,6 +641,7 @@ def test_files_that_cannot_be_compared_become_warnings(settings: Settings, tmp_p
             "binary.py": b"\x00\x01\x02" + b"x" * 10,
             "huge.py": "x = 1\n" * 500,
             "latin.py": "# -*- coding: latin-1 -*-\nNAME = 'caf\xe9'\n".encode("latin-1"),
+            "cp1252.py": CP1252_SOURCE.encode("cp1252"),
             "bom.py": b"\xef\xbb\xbfA = 'b\xc3\xa9'\n",
             "undecodable.py": b"NAME = '\xff\xfe\xfa'\n",
             "wrong_cookie.py": b"# coding: no-such-codec\nA = '\xff'\n",
@@ -654,7 +658,15 @@ def test_files_that_cannot_be_compared_become_warnings(settings: Settings, tmp_p
 
     files, warnings = read_files(folder_source(small, folder), small, "b")
     got = {f.path: f for f in files}
-    assert sorted(got) == ["bom.py", "latin.py", "ok.py", "real/target.py", "renamed.py"]
+    assert sorted(got) == [
+        "bom.py",
+        "cp1252.py",
+        "latin.py",
+        "ok.py",
+        "real/target.py",
+        "renamed.py",
+    ]
+    assert got["cp1252.py"].text.endswith("Q = '\u201c'\n")  # the cookie on line 2 counts
     assert got["ok.py"].text == "A = 1\nB = 2\n"
     assert got["latin.py"].text.endswith("NAME = 'caf\xe9'\n")
     assert got["bom.py"].text == "A = 'b\xe9'\n"
@@ -807,6 +819,31 @@ def test_notebook_format_3_and_string_sources(settings: Settings, tmp_path: Path
     (nb,), _ = read_files(folder_source(settings, folder), settings, "b")
     assert nb.text == "a = 1\nb = 2\n\nc = 3\n"
     assert nb.cell_starts == (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("cell", "kept"),
+    [
+        # Inside a multi-line string or brackets a leading `%`/`!` is Python, not IPython.
+        (['doc = """\n', "!important\n", '%s"""'], [True, True, True]),
+        (["x = f(a,\n", "      !b)"], [True, True]),
+        (["y = 1 + \\\n", "    %x"], [True, True]),
+        (["s = '#'  # %\n", "%who"], [True, False]),
+        (["np.*load*?\n", "??len\n", "what = 'is this?'"], [False, False, True]),
+        (["%%writefile helper.py\n", "def helper():\n", "    pass"], [False, False, False]),
+    ],
+)
+def test_ipython_lines_are_blanked_only_at_statement_starts(
+    cell: list[str], kept: list[bool]
+) -> None:
+    from plagiarism.notebooks import extract_code
+
+    text = extract_code(notebook_v4([code(cell)])).text
+    lines = text.split("\n")[: len(cell)]
+    assert [line != "" for line in lines] == kept
+    assert [line for line in lines if line] == [
+        part.rstrip("\n") for part, keep in zip(cell, kept, strict=True) if keep
+    ]
 
 
 def test_broken_and_foreign_notebooks_are_skipped(settings: Settings, tmp_path: Path) -> None:
