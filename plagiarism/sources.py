@@ -263,6 +263,8 @@ def read_files(
             listed = git.worktree_files(root)
         except git.GitFailed as exc:
             raise SourceError(f"cannot list the files of {source.spec}: {exc.detail}") from None
+        # Tracked files deleted from the work tree are not part of what is being compared.
+        listed = [p for p in listed if os.path.lexists(os.path.join(root, p))]
     else:
         # A tree materialised from a commit: every file in it is tracked, so no .gitignore applies.
         listed = _walk(root, side, warnings, gitignore=False)

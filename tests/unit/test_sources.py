@@ -461,8 +461,12 @@ def test_checkout_reads_tracked_and_untracked_but_not_ignored(
     write(repo, {"ignored.py": "B = 1\n", "untracked.py": "C = 1\n"})
     src = resolve(str(repo), None, settings, "a")
     assert src.dirty is True
-    files, _ = read_files(src, settings, "a")
+    files, warnings = read_files(src, settings, "a")
     assert paths(files) == ["tracked.py", "untracked.py"]
+    assert warnings == []
+
+    (repo / "tracked.py").unlink()  # deleted, not yet committed: gone from what is compared
+    assert read_files(src, settings, "a") == ([files[1]], [])
 
 
 def test_checkout_without_commits(settings: Settings, tmp_path: Path) -> None:
