@@ -123,8 +123,12 @@ def is_unusual(key: str, value: object) -> bool:
     if any(_num_equal(value, c) for c in GENERIC_COMMON if not isinstance(c, bool)):
         return False
     if isinstance(value, int):
-        # Sizes people pick are multiples of 64 (hardware) or small round numbers.
-        return value % 64 != 0 and value % 10 != 0 and value > 16
+        if value <= 16 or value % 64 == 0:
+            return False
+        # Widths are multiples of 64 (hardware) in practice; other counts are often round
+        # decimal numbers (1000 steps, 50 beams).
+        sizes = ("size", "dim", "hidden", "intermediate", "embd", "d_model", "d_ff", "width")
+        return any(s in leaf for s in sizes) or value % 10 != 0
     if isinstance(value, float):
         # Round values (0.1, 0.25, 1e-4) are defaults; many significant digits are a choice.
         mantissa = f"{value:.12e}".split("e")[0].rstrip("0").rstrip(".")

@@ -1,0 +1,114 @@
+"""Finding artifacts in an untrusted tree, and the compare_artifacts front door."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plagiarism.artifacts import compare_artifacts, summary_lines
+from plagiarism.artifacts.discover import discover
+from plagiarism.artifacts.safetensors_io import write_file
+from plagiarism.errors import ArtifactError
+
+
+def _weights(path: Path, rows: int = 8) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_file(path, {"w": np.ones((rows, 4), np.float32)})
+
+
+def test_symlink_out_of_the_tree_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "tokenizer.json").write_text("{}")
+    (outside / "secrets").mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    os.symlink(outside / "tokenizer.json", repo / "tokenizer.json")
+    os.symlink(outside, repo / "linked_dir")
+    (repo / "inner.json").write_text("{}")
+    os.symlink(repo / "inner.json", repo / "vocab.json")  # inside the tree: fine
+    found, warnings = discover(repo, "a")
+    assert set(found.tokenizer) == {"vocab.json"}
+    assert any("outside the tree" in w.reason for w in warnings)
+
+
+def test_largest_checkpoint_folder_wins_and_the_others_are_named(tmp_path: Path) -> None:
+    _weights(tmp_path / "examples" / "tiny" / "model.safetensors", rows=2)
+    _weights(tmp_path / "model" / "model.safetensors", rows=64)
+    (tmp_path / ".git").mkdir()
+    _weights(tmp_path / ".git" / "x.safetensors", rows=1000)
+    found, warnings = discover(tmp_path, "a")
+    assert found.weights_dir == "model"
+    assert any(w.path == "examples/tiny" and w.skipped for w in warnings)
+    assert all(".git" not in (w.path or "") for w in warnings)
+
+
+def test_shard_index_cannot_point_outside_its_folder(tmp_path: Path) -> None:
+    _weights(tmp_path / "m" / "model-00001-of-00001.safetensors")
+    _weights(tmp_path / "elsewhere.safetensors")
+    index = {
+        "weight_map": {"w": "model-00001-of-00001.safetensors", "x": "../elsewhere.safetensors"}
+    }
+    (tmp_path / "m" / "model.safetensors.index.json").write_text(json.dumps(index))
+    found, _ = discover(tmp_path / "m", "a")
+    assert [p.name for p in found.weights] == ["model-00001-of-00001.safetensors"]
+
+
+def test_pickled_weights_are_reported_not_read(tmp_path: Path) -> None:
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04not read")
+    found, warnings = discover(tmp_path, "a")
+    assert found.empty
+    assert any(w.path == "pytorch_model.bin" and "not read" in w.reason for w in warnings)
+
+
+def test_nothing_found_returns_none(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "train.py").write_text("print(1)\n")
+    assert compare_artifacts(tmp_path / "a", tmp_path / "b") == (None, [])
+    assert compare_artifacts(None, None)[0] is None
+
+
+def test_model_folders_override_the_roots(tmp_path: Path) -> None:
+    _weights(tmp_path / "ma" / "model.safetensors")
+    _weights(tmp_path / "mb" / "model.safetensors")
+    (tmp_path / "code_a").mkdir()
+    (tmp_path / "code_b").mkdir()
+    section, _ = compare_artifacts(
+        tmp_path / "code_a", tmp_path / "code_b", model_a=tmp_path / "ma", model_b=tmp_path / "mb"
+    )
+    assert section is not None and section["weights"] is not None
+    assert section["weights"]["tensors_paired"] == 1  # type: ignore[index]
+    assert any(line.startswith("weights: same-plus-noise") for line in summary_lines(section))
+
+
+def test_one_sided_artifacts_are_a_warning(tmp_path: Path) -> None:
+    _weights(tmp_path / "a" / "model.safetensors")
+    (tmp_path / "b").mkdir()
+    section, warnings = compare_artifacts(tmp_path / "a", tmp_path / "b")
+    assert section is not None and section["weights"] is None
+    assert any(w.side == "a" and "only" in w.reason for w in warnings)
+    assert summary_lines(section) == ["artifacts: found on one side only, nothing compared"]
+
+
+def test_missing_model_folder_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="--model-a"):
+        compare_artifacts(tmp_path, tmp_path, model_a=tmp_path / "nope")
+    with pytest.raises(ArtifactError, match="--base-tokenizer"):
+        compare_artifacts(tmp_path, tmp_path, base_tokenizer=tmp_path / "nope")
+
+
+def test_section_is_json_serialisable(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for side in ("a", "b"):
+        folder = tmp_path / side
+        folder.mkdir()
+        write_file(folder / "model.safetensors", {"w": rng.normal(size=(32, 32)).astype("f4")})
+        (folder / "config.json").write_text(json.dumps({"model_type": "x", "hidden_size": 32}))
+    section, _ = compare_artifacts(tmp_path / "a", tmp_path / "b")
+    text = json.dumps(section, allow_nan=False)
+    assert json.loads(text)["weights"]["verdict"] == "independent"
