@@ -30,6 +30,25 @@ MAX_TOKENS = 20_000
 MAX_SEED_OCCURRENCES = 64
 
 
+# Symbols every class constructor is made of. A run of only these and placeholders
+# (`super().__init__(); self.$a = $v; self.$a = $v(...)`) is what two honest modules share;
+# a real copy's runs also carry library calls, constants, operators or control flow.
+GENERIC = frozenset(
+    {"=", "(", ")", "{", "}", "[", "]", "def", "class", "super", "return", "self", "None", "STR"}
+)
+# A long run must carry at least this many anchors (symbols outside GENERIC and the
+# placeholders) to count. 2, not 1: one shared `torch.nn.Module` base is not a copy.
+MIN_ANCHORS = 2
+
+
+def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
+    return sum(
+        1
+        for s in syms[start : start + length]
+        if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Tile:
     a: int  # start index in A's stream
@@ -45,7 +64,13 @@ class Alignment:
     coverage_a: float  # matched / len(A)
 
 
-def tile(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[Tile]:
+def tile(
+    a: tuple[str, ...],
+    b: tuple[str, ...],
+    min_match: int,
+    taken: tuple[Tile, ...] = (),
+) -> list[Tile]:
+    """Tiles of at least `min_match` tokens, avoiding the positions of `taken` tiles."""
     a = a[:MAX_TOKENS]
     b = b[:MAX_TOKENS]
     na, nb = len(a), len(b)
@@ -69,6 +94,9 @@ def tile(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[Tile]:
     heapq.heapify(heap)
     used_a = bytearray(na)
     used_b = bytearray(nb)
+    for t in taken:
+        used_a[t.a : t.a + t.length] = b"\x01" * t.length
+        used_b[t.b : t.b + t.length] = b"\x01" * t.length
     tiles: list[Tile] = []
     while heap:
         neg, i, j = heapq.heappop(heap)
@@ -99,13 +127,49 @@ def tile(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[Tile]:
     return tiles
 
 
-def align(a: TokenStream, b: TokenStream, min_match: int) -> Alignment:
+def _name_map(a: TokenStream, b: TokenStream, tiles: list[Tile]) -> dict[str, str]:
+    """The renaming the long tiles establish: each A name to the B name it faces most."""
+    return {r.a: r.b for r in renames_of(aligned_names(a, b, tuple(tiles)))}
+
+
+def _confirmed(a: TokenStream, b: TokenStream, t: Tile, names: dict[str, str]) -> bool:
+    """A short tile counts only if it uses names the long tiles already paired, and
+    pairs none of them differently: a statement moved elsewhere in a copied function
+    still talks about the same renamed variables; an idiom shared by honest code does not
+    carry a renaming that long runs established."""
+    confirmed = False
+    reverse = {v: k for k, v in names.items()}
+    for off in range(t.length):
+        na_, nb_ = a.idents[t.a + off], b.idents[t.b + off]
+        if na_ is None or nb_ is None or a.syms[t.a + off] not in PLACEHOLDERS:
+            continue
+        if names.get(na_, nb_) != nb_ or reverse.get(nb_, na_) != na_:
+            return False
+        if na_ in names:
+            confirmed = True
+    return confirmed
+
+
+def align(
+    a: TokenStream, b: TokenStream, min_match: int, short_match: int | None = None
+) -> Alignment:
+    """Tile B with A. With `short_match`, a second pass adds shorter runs that the
+    renaming established by the long runs confirms (reordered statements)."""
     if a.syms == b.syms and a.syms:
         # The same code up to renaming: one tile, even below min_match (a short helper
         # copied whole is still copied; whether it counts is decided with context later).
         tiles = [Tile(a=0, b=0, length=min(len(a.syms), MAX_TOKENS))]
     else:
-        tiles = tile(a.syms, b.syms, min_match)
+        tiles = [
+            t
+            for t in tile(a.syms, b.syms, min_match)
+            if anchors(b.syms, t.b, t.length) >= MIN_ANCHORS
+        ]
+        if tiles and short_match is not None and short_match < min_match:
+            names = _name_map(a, b, tiles)
+            short = tile(a.syms, b.syms, short_match, taken=tuple(tiles))
+            tiles += [t for t in short if _confirmed(a, b, t, names)]
+            tiles.sort(key=lambda t: t.b)
     matched = sum(t.length for t in tiles)
     nb = max(1, len(b.syms))
     na = max(1, len(a.syms))

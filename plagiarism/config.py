@@ -23,7 +23,9 @@ class Settings:
     # --- what is read -------------------------------------------------------------------
     include: tuple[str, ...] = ()  # globs; empty means every *.py and *.ipynb
     exclude: tuple[str, ...] = ()
-    max_file_bytes: int = 2_000_000  # larger files are skipped with a warning (generated code, data)
+    max_file_bytes: int = (
+        2_000_000  # larger files are skipped with a warning (generated code, data)
+    )
     max_notebook_bytes: int = 20_000_000  # notebooks carry outputs; only code cells are kept
     cache_dir: Path = field(default_factory=default_cache_dir)
     rev_a: str | None = None
@@ -33,7 +35,9 @@ class Settings:
     # k=5 tokens: shorter grams collide on idioms (`self.$a = $v`), longer ones miss copies
     # whose statements were reordered; measured on the shipped corpus and the benchmark.
     kgram: int = 5
-    num_perm: int = 128  # MinHash permutations: 128 keeps the Jaccard estimate within ~0.09 (1/sqrt(128))
+    num_perm: int = (
+        128  # MinHash permutations: 128 keeps the Jaccard estimate within ~0.09 (1/sqrt(128))
+    )
     # LSH threshold on estimated Jaccard of k-gram sets. Low on purpose: the index only proposes,
     # the exact alignment decides. Reordered or split copies keep ~0.3 of their k-grams.
     lsh_threshold: float = 0.2
@@ -43,11 +47,19 @@ class Settings:
     # Minimum match length of the greedy string tiling, in tokens. Runs shorter than this are
     # what two honest implementations share by calling the same APIs (`nn.Linear($v, $v)`).
     min_match: int = 12
+    # Second pass: runs down to this length count when the renaming that the long runs
+    # established confirms them (a statement moved within a copied function). 5 tokens is
+    # one short statement (`$v = torch.cat ( $v )`); 0 turns the pass off.
+    short_match: int = 5
     # Units with fewer tokens than this are not reported on their own: a two-line forward()
     # matches everything. They still count towards file and repo similarity.
     min_unit_tokens: int = 30
     # A pair is reported when its score (share of B's unit covered) reaches this.
     pair_threshold: float = 0.6
+    # Inside two files already linked by reported pairs, a weaker pair (reordered
+    # constructor, merged helper) is shown from this score, as context, not as a finding:
+    # once a file is shown copied, its remaining look-alikes are credible.
+    context_threshold: float = 0.3
     # Repo similarity (share of all B tokens explained) bands for the verdict.
     verdict_bands: tuple[tuple[float, str], ...] = (
         (0.5, "copied"),
@@ -77,8 +89,12 @@ class Settings:
     def validate(self) -> None:
         if not 0.0 <= self.pair_threshold <= 1.0:
             raise UsageError("--threshold must be between 0 and 1")
+        if not 0.0 <= self.context_threshold <= 1.0:
+            raise UsageError("context_threshold must be between 0 and 1")
         if self.kgram < 2:
             raise UsageError("kgram must be at least 2")
+        if self.short_match and not 2 <= self.short_match <= self.min_match:
+            raise UsageError("short_match must be 0 or between 2 and min_match")
         if self.min_match < self.kgram:
             raise UsageError("min_match must be at least kgram")
         if self.max_file_bytes <= 0:

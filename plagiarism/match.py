@@ -48,8 +48,12 @@ def unit_ref(unit: Unit) -> UnitRef:
     )
 
 
-def one_to_one(scored: Sequence[Scored], min_score: float) -> dict[int, Scored]:
-    """B index -> the chosen pair, maximising the total matched tokens."""
+def one_to_one(
+    scored: Sequence[Scored],
+    min_score: float,
+    bonus: dict[tuple[int, int], float] | None = None,
+) -> dict[int, Scored]:
+    """B index -> the chosen pair, maximising the total matched tokens (plus `bonus`)."""
     graph = nx.Graph()
     by_edge: dict[tuple[int, int], Scored] = {}
     for s in scored:
@@ -60,6 +64,8 @@ def one_to_one(scored: Sequence[Scored], min_score: float) -> dict[int, Scored]:
         # Matched tokens first, then the share of A covered: of two originals that explain
         # the same tokens, the one that is itself mostly covered is the better origin.
         weight = s.alignment.matched + s.alignment.coverage_a
+        if bonus:
+            weight += bonus.get(key, 0.0)
         graph.add_edge(("a", s.a), ("b", s.b), weight=weight)
     chosen: dict[int, Scored] = {}
     for component in nx.connected_components(graph):
@@ -85,6 +91,72 @@ def _greedy(sub: nx.Graph) -> list[tuple[object, object]]:
         taken.update((u, v))
         out.append((u, v))
     return out
+
+
+def _members(units: Sequence[Unit]) -> dict[int, list[int]]:
+    """Unit index -> indexes of the units nested directly in it (a class's methods)."""
+    index = {(u.path, u.qualname): i for i, u in enumerate(units)}
+    out: dict[int, list[int]] = defaultdict(list)
+    for i, u in enumerate(units):
+        if "." in u.qualname:
+            parent = index.get((u.path, u.qualname.rsplit(".", 1)[0]))
+            if parent is not None:
+                out[parent].append(i)
+    return out
+
+
+def structural_bonus(
+    scored: Sequence[Scored],
+    chosen: dict[int, Scored],
+    units_a: Sequence[Unit],
+    units_b: Sequence[Unit],
+    min_score: float,
+) -> dict[tuple[int, int], float]:
+    """Evidence beyond a pair's own tokens, for B units with several plausible origins.
+
+    Two look-alike units (every `class X(nn.Module)` header, two placeholder-building
+    methods that differ only in which attributes they read) are told apart by what
+    surrounds them in a first matching: the pair whose members and parent are matched to
+    each other, and whose aligned names agree with the renaming seen across the other
+    pairs, is the right one.
+    """
+    contested: dict[int, list[Scored]] = defaultdict(list)
+    for s in scored:
+        if s.alignment.score >= min_score and s.alignment.matched:
+            contested[s.b].append(s)
+    contested = {b: ss for b, ss in contested.items() if len(ss) > 1}
+    if not contested:
+        return {}
+    partner = {b: s.a for b, s in chosen.items()}
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in chosen.values():
+        ua, ub = units_a[s.a], units_b[s.b]
+        for r in renames_of(aligned_names(ua.tokens, ub.tokens, s.alignment.tiles)):
+            votes[r.a][r.b] += 1
+    global_map = {a: c.most_common(1)[0][0] for a, c in votes.items()}
+    members_a, members_b = _members(units_a), _members(units_b)
+    parent_a = {c: p for p, cs in members_a.items() for c in cs}
+    parent_b = {c: p for p, cs in members_b.items() for c in cs}
+    bonus: dict[tuple[int, int], float] = {}
+    for b, options in contested.items():
+        for s in options:
+            ua, ub = units_a[s.a], units_b[s.b]
+            agree = 0
+            for (na, nb), count in aligned_names(ua.tokens, ub.tokens, s.alignment.tiles).items():
+                mapped = global_map.get(na)
+                if mapped == nb:
+                    agree += count
+                elif mapped is not None:
+                    agree -= count
+            members = set(members_a.get(s.a, ()))
+            structure = sum(1 for c in members_b.get(b, ()) if partner.get(c) in members)
+            pb = parent_b.get(b)
+            if pb is not None and partner.get(pb) == parent_a.get(s.a) is not None:
+                structure += 1
+            # Weighted well below one matched token per unit of evidence... except that a
+            # matched member or parent is worth a short statement, and names count per use.
+            bonus[(s.a, b)] = 0.5 * agree + 5.0 * structure
+    return bonus
 
 
 def call_graph(units: Sequence[Unit]) -> nx.DiGraph:
@@ -135,7 +207,23 @@ def build(
     settings: Settings,
 ) -> Matching:
     threshold = settings.pair_threshold
-    chosen = one_to_one(scored, min_score=threshold)
+    floor = min(threshold, settings.context_threshold)
+    first = one_to_one(scored, min_score=threshold)
+    linked = {
+        (units_a[s.a].path, units_b[b].path)
+        for b, s in first.items()
+        if len(units_b[b].tokens) >= settings.min_unit_tokens
+    }
+    # Second round: weaker pairs inside linked files join, and look-alikes are told apart
+    # by structure and by the renaming the first round established.
+    eligible = [
+        s
+        for s in scored
+        if s.alignment.score >= threshold
+        or (s.alignment.score >= floor and (units_a[s.a].path, units_b[s.b].path) in linked)
+    ]
+    bonus = structural_bonus(eligible, first, units_a, units_b, floor)
+    chosen = one_to_one(eligible, min_score=floor, bonus=bonus) if eligible else {}
     used_a = {s.a for s in chosen.values()}
 
     # Units of B left over but explained by an A unit already used: split helpers, duplicates.
@@ -150,26 +238,21 @@ def build(
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
     file_of_pair: Counter[tuple[str, str]] = Counter()
     for b, s in chosen.items():
-        if len(units_b[b].tokens) >= settings.min_unit_tokens:
+        if len(units_b[b].tokens) >= settings.min_unit_tokens and s.alignment.score >= threshold:
             file_of_pair[(units_a[s.a].path, units_b[b].path)] += 1
 
     pairs: list[Pair] = []
     explained: dict[int, int] = {}  # b index -> tokens explained
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
-        big = len(ub.tokens) >= settings.min_unit_tokens
-        # A small unit counts towards the similarity only with structural backing: its file
-        # pairs with the partner's file through larger units, or its callees match.
+        finding = len(ub.tokens) >= settings.min_unit_tokens and s.alignment.score >= threshold
+        # A small unit (a property, a two-line forward) matches something in any project,
+        # and a weak pair may be chance. Either is reported only with structural backing:
+        # its files are linked by findings, or its callees are matched to the partner's.
         backed = file_of_pair[(ua.path, ub.path)] > 0 or support.get(b, 0) > 0
-        if (
-            big
-            or backed
-            or ub.content_hash == ua.content_hash
-            and len(ub.tokens) >= settings.min_match
-        ):
-            explained[b] = s.alignment.matched
-        if not big:
+        if not (finding or backed):
             continue
+        explained[b] = s.alignment.matched
         tiles = s.alignment.tiles
         pairs.append(
             Pair(
@@ -182,6 +265,7 @@ def build(
                 call_support=support.get(b, 0),
                 one_to_one=b in chosen,
                 identical=ua.content_hash == ub.content_hash,
+                backed_only=not finding,
             )
         )
     pairs.sort(key=lambda p: (-p.score, -p.matched_tokens, p.b.path, p.b.start_line))

@@ -160,6 +160,9 @@ class Pair:
     call_support: int = 0  # callees of b matched to callees of a
     one_to_one: bool = True  # False: b explained by an a already paired (split helpers)
     identical: bool = False  # same normalized token stream
+    # True for a unit below min_unit_tokens, reported only because larger pairs link the
+    # same two files (or its callees match): context, not a finding on its own.
+    backed_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

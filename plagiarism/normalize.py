@@ -26,7 +26,7 @@ from plagiarism.parse import Node, UnitSpan, parse_text, unwrap_definition
 # Raw-symbol prefixes for decisions deferred to `resolve_side`.
 LIB = "\x01"  # dotted name reached through an import: library, or the project's own module
 ATTR = "\x02"  # attribute name: placeholder if the side defines it anywhere
-KWARG = "\x03"  # keyword-argument name: placeholder if the side defines such a parameter
+KWARG = "\x03"  # keyword-argument name: placeholder if the callee is the project's own
 
 VAR = "$v"  # a name the project defines
 ATTR_PH = "$a"
@@ -78,7 +78,6 @@ class FileAnalysis:
     sha256: str
     units: tuple[RawUnit, ...]
     defined_attrs: frozenset[str]  # attribute names this file assigns or defines
-    param_names: frozenset[str]  # parameter names of functions this file defines
     error_lines: tuple[int, ...]
     line_count: int
 
@@ -89,7 +88,6 @@ class SideContext:
 
     local_modules: frozenset[str]  # top-level package/module names of the project itself
     defined_attrs: frozenset[str]
-    param_names: frozenset[str]
 
 
 # --------------------------------------------------------------------------------------
@@ -135,7 +133,6 @@ class _Scan:
         self.imports: dict[str, str] = {}  # alias -> dotted module path it stands for
         self.defined: set[str] = set()  # bare names bound anywhere in the file
         self.attrs: set[str] = set()
-        self.params: set[str] = set()
         self._walk(root)
 
     def _walk(self, root: Node) -> None:
@@ -158,6 +155,8 @@ class _Scan:
                     params = node.child_by_field_name("parameters")
                     if params is not None:
                         self._params(params)
+                else:
+                    self._class_fields(node)
             elif kind == "lambda_parameters":
                 self._params(node)
             elif kind in ("assignment", "augmented_assignment"):
@@ -183,6 +182,22 @@ class _Scan:
                         self.defined.add(_text(child))
             stack.extend(node.children)
 
+    def _class_fields(self, node: Node) -> None:
+        """Names assigned in a class body (dataclass fields, class constants) are read
+        back as attributes (`self.patch_size`), so they are attribute names the project
+        defines."""
+        body = node.child_by_field_name("body")
+        if body is None:
+            return
+        for stmt in body.named_children:
+            if stmt.type != "expression_statement" or not stmt.named_children:
+                continue
+            inner = stmt.named_children[0]
+            if inner.type == "assignment":
+                left = inner.child_by_field_name("left")
+                if left is not None and left.type == "identifier":
+                    self.attrs.add(_text(left))
+
     def _params(self, params: Node) -> None:
         for child in params.named_children:
             name = child
@@ -196,7 +211,6 @@ class _Scan:
                 name = next((c for c in child.named_children if c.type == "identifier"), None)
             if name is not None and name.type == "identifier":
                 self.defined.add(_text(name))
-                self.params.add(_text(name))
 
     def _targets(self, node: Node) -> None:
         if node.type == "identifier":
@@ -357,8 +371,10 @@ class _Emitter:
     def call(self, node: Node) -> None:
         function = node.child_by_field_name("function")
         args = node.child_by_field_name("arguments")
+        callee_sym = ""
         if function is not None:
             self.walk(function)
+            callee_sym = self.syms[-1] if self.syms else ""
             callee = function
             if callee.type == "attribute":
                 callee = callee.child_by_field_name("attribute")
@@ -367,14 +383,21 @@ class _Emitter:
         self.emit("(", node)
         if args is not None:
             for child in args.named_children:
-                self.walk(child)
+                if child.type == "keyword_argument":
+                    self.keyword_argument(child, callee_sym)
+                else:
+                    self.walk(child)
         self.emit(")", node)
 
-    def keyword_argument(self, node: Node) -> None:
+    def keyword_argument(self, node: Node, callee_sym: str) -> None:
+        """`f(dim=-1)`: the keyword is the callee's parameter name, so it is renamed exactly
+        when the callee is the project's own (`$k`); `torch.softmax(x, dim=-1)` keeps `dim=`.
+        Whether the callee is the project's may depend on the whole side, so the decision is
+        deferred with the callee's raw symbol attached."""
         name = node.child_by_field_name("name")
         value = node.child_by_field_name("value")
         if name is not None:
-            self.emit(KWARG + _text(name), name, _text(name))
+            self.emit(KWARG + _text(name) + "\x00" + callee_sym, name, _text(name))
         if value is not None:
             self.walk(value)
 
@@ -459,8 +482,8 @@ class _Emitter:
             self.augmented(node)
         elif kind == "call":
             self.call(node)
-        elif kind == "keyword_argument":
-            self.keyword_argument(node)
+        elif kind == "keyword_argument":  # outside a call: class keywords (metaclass=...)
+            self.keyword_argument(node, "")
         elif kind in ("import_statement", "import_from_statement", "future_import_statement"):
             # Imports are resolved into the names that use them; their spelling is style.
             return
@@ -601,7 +624,6 @@ def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warni
         sha256=file.sha256,
         units=tuple(units),
         defined_attrs=frozenset(scan.attrs),
-        param_names=frozenset(scan.params),
         error_lines=parsed.error_lines,
         line_count=file.text.count("\n") + 1,
     )
@@ -639,14 +661,11 @@ def local_module_names(paths: Iterable[str]) -> frozenset[str]:
 def side_context(analyses: Iterable[FileAnalysis]) -> SideContext:
     analyses = list(analyses)
     attrs: set[str] = set()
-    params: set[str] = set()
     for a in analyses:
         attrs |= a.defined_attrs
-        params |= a.param_names
     return SideContext(
         local_modules=local_module_names(a.path for a in analyses),
         defined_attrs=frozenset(attrs),
-        param_names=frozenset(params),
     )
 
 
@@ -661,8 +680,12 @@ def _resolve_sym(sym: str, ctx: SideContext) -> str:
         name = sym[1:]
         return ATTR_PH if name in ctx.defined_attrs else "." + name
     if tag == KWARG:
-        name = sym[1:]
-        return KWARG_PH if name in ctx.param_names else name + "="
+        name, _, callee = sym[1:].partition("\x00")
+        if callee in PLACEHOLDERS:
+            return KWARG_PH
+        if callee[:1] in (LIB, ATTR):
+            return KWARG_PH if _resolve_sym(callee, ctx) in PLACEHOLDERS else name + "="
+        return name + "="
     return sym
 
 
@@ -713,10 +736,23 @@ def content_hash(stream: TokenStream) -> str:
     return h.hexdigest()
 
 
+def joint_context(contexts: Iterable[SideContext]) -> SideContext:
+    """One context for sides compared with each other: see `pipeline.resolve_units`."""
+    contexts = list(contexts)
+    return SideContext(
+        local_modules=frozenset().union(*(c.local_modules for c in contexts)),
+        defined_attrs=frozenset().union(*(c.defined_attrs for c in contexts)),
+    )
+
+
+def resolve_units_of(analyses: Iterable[FileAnalysis], ctx: SideContext, side: Side) -> list[Unit]:
+    return [resolve_unit(raw, a, ctx, side) for a in analyses for raw in a.units]
+
+
 def resolve_side(analyses: list[FileAnalysis], side: Side) -> tuple[list[Unit], SideContext]:
+    """Resolve one side on its own context (tests, and sides compared with no other)."""
     ctx = side_context(analyses)
-    units = [resolve_unit(raw, a, ctx, side) for a in analyses for raw in a.units]
-    return units, ctx
+    return resolve_units_of(analyses, ctx, side), ctx
 
 
 def token_text(stream: TokenStream) -> str:

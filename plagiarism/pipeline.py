@@ -28,7 +28,13 @@ from plagiarism.model import (
     Unit,
     Warning,
 )
-from plagiarism.normalize import FileAnalysis, analyze_file, resolve_side
+from plagiarism.normalize import (
+    FileAnalysis,
+    analyze_file,
+    joint_context,
+    resolve_units_of,
+    side_context,
+)
 from plagiarism.progress import Progress, Silent
 
 log = logging.getLogger(__name__)
@@ -47,7 +53,6 @@ class SideData:
     source: Source
     files: tuple[SourceFile, ...]
     analyses: tuple[FileAnalysis, ...]
-    units: tuple[Unit, ...]
     warnings: tuple[Warning, ...]
 
 
@@ -85,22 +90,10 @@ def load_side(
             analysis = dataclasses.replace(analysis, path=f.path)
         analyses.append(analysis)
         all_warnings.extend(dataclasses.replace(w, path=f.path) for w in file_warnings)
-    units, _ = resolve_side(analyses, side)
-    for u in units:
-        if len(u.tokens) > MAX_TOKENS:
-            all_warnings.append(
-                Warning(
-                    side=side,
-                    path=u.path,
-                    reason=f"{u.qualname} has {len(u.tokens)} tokens; only the first "
-                    f"{MAX_TOKENS} are aligned",
-                )
-            )
     return SideData(
         source=source,
         files=tuple(files),
         analyses=tuple(analyses),
-        units=tuple(units),
         warnings=tuple(all_warnings),
     )
 
@@ -133,15 +126,37 @@ def score_candidates(
         for a_index in dict.fromkeys(exact + partners):
             n_candidates += 1
             ua = units_a[a_index]
-            alignment = align(ua.tokens, ub.tokens, settings.min_match)
+            alignment = align(
+                ua.tokens, ub.tokens, settings.min_match, settings.short_match or None
+            )
             scored.append(Scored(a=a_index, b=pb.index, alignment=alignment))
         progress.advance()
     return scored, n_candidates
 
 
-def _file_infos(data: SideData) -> tuple[FileInfo, ...]:
+def resolve_units(a: SideData, b: SideData) -> tuple[list[Unit], list[Unit], list[Warning]]:
+    """Decide the deferred symbols of both sides with one joint context, so that an
+    attribute name is a placeholder on both sides or on neither (`.shape` must not be a
+    placeholder in A only because A happens to define a `shape` somewhere)."""
+    ctx = joint_context([side_context(a.analyses), side_context(b.analyses)])
+    units_a = resolve_units_of(a.analyses, ctx, "a")
+    units_b = resolve_units_of(b.analyses, ctx, "b")
+    warnings = [
+        Warning(
+            side=u.side,
+            path=u.path,
+            reason=f"{u.qualname} has {len(u.tokens)} tokens; only the first "
+            f"{MAX_TOKENS} are aligned",
+        )
+        for u in units_a + units_b
+        if len(u.tokens) > MAX_TOKENS
+    ]
+    return units_a, units_b, warnings
+
+
+def _file_infos(data: SideData, units: Sequence[Unit]) -> tuple[FileInfo, ...]:
     units_per_file: dict[str, int] = {}
-    for u in data.units:
+    for u in units:
         units_per_file[u.path] = units_per_file.get(u.path, 0) + 1
     return tuple(
         FileInfo(
@@ -178,11 +193,12 @@ def compare(
     finally:
         if own_executor:
             executor.close()
-    scored, n_candidates = score_candidates(a.units, b.units, settings, progress)
+    units_a, units_b, unit_warnings = resolve_units(a, b)
+    scored, n_candidates = score_candidates(units_a, units_b, settings, progress)
     progress.stage("matching")
-    matching = build(a.units, b.units, scored, settings)
+    matching = build(units_a, units_b, scored, settings)
 
-    warnings = list(a.warnings) + list(b.warnings)
+    warnings = list(a.warnings) + list(b.warnings) + unit_warnings
     artifacts = None
     try:
         from plagiarism.artifacts import compare_artifacts
@@ -205,8 +221,8 @@ def compare(
         verdict=settings.verdict(similarity),
         files_a=len(a.files),
         files_b=len(b.files),
-        units_a=len(a.units),
-        units_b=len(b.units),
+        units_a=len(units_a),
+        units_b=len(units_b),
         tokens_b=matching.tokens_b,
         matched_tokens_b=matching.matched_tokens_b,
         pairs=len(matching.pairs),
@@ -227,10 +243,10 @@ def compare(
         pairs=matching.pairs,
         file_pairs=matching.file_pairs,
         renames=matching.renames,
-        files_a=_file_infos(a),
-        files_b=_file_infos(b),
+        files_a=_file_infos(a, units_a),
+        files_b=_file_infos(b, units_b),
         warnings=tuple(warnings),
         blobs=blobs,
         artifacts=artifacts,
-        finding=bool(matching.pairs),
+        finding=any(not p.backed_only for p in matching.pairs),
     )

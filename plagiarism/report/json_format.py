@@ -44,6 +44,7 @@ def _pair(index: int, pair: Pair) -> dict[str, Any]:
         "call_support": pair.call_support,
         "one_to_one": pair.one_to_one,
         "identical": pair.identical,
+        "backed_only": pair.backed_only,
     }
 
 
@@ -98,6 +99,7 @@ def from_dict(data: dict[str, Any]) -> Result:
                 call_support=p.get("call_support", 0),
                 one_to_one=p.get("one_to_one", True),
                 identical=p.get("identical", False),
+                backed_only=p.get("backed_only", False),
             )
             for p in data["pairs"]
         )

@@ -1,0 +1,237 @@
+"""Normalisation: each disguise leaves a unit's fingerprint unchanged; a library change does not."""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plagiarism.fingerprint import kgram_hashes
+from plagiarism.model import SourceFile, Unit
+from plagiarism.normalize import analyze_file, normalize_number, resolve_side, token_text
+
+# Seed code with {slots} for every name the project defines. Library names stay literal.
+TEMPLATE = '''
+import math
+import torch
+from torch import nn
+import numpy as np
+
+
+class {Block}(nn.Module):
+    """A block."""
+
+    def __init__(self, {dim}: int, {heads}: int = 8, {eps}=1e-6):
+        super().__init__()
+        self.{n_heads} = {heads}
+        self.{scale} = ({dim} // {heads}) ** -0.5
+        self.{qkv} = nn.Linear({dim}, {dim} * 3)
+        self.{norm} = nn.LayerNorm({dim}, eps={eps})
+
+    def forward(self, {x}, {mask}=None):
+        # attention
+        {b}, {n}, {c} = {x}.shape
+        {q} = self.{qkv}(self.{norm}({x})).reshape({b}, {n}, 3, self.{n_heads}, -1)
+        {attn} = torch.softmax(({q}[:, :, 0] @ {q}[:, :, 1].transpose(-2, -1)) * self.{scale}, dim=-1)
+        if {mask} is not None:
+            {attn} = {attn}.masked_fill({mask} == 0, 0.0)
+        {out} = ({attn} @ {q}[:, :, 2]).reshape({b}, {n}, {c})
+        return {out}
+
+
+def {helper}({size}, {grid}):
+    {h}, {w} = np.meshgrid(np.arange({grid}), np.arange({grid}))
+    {total} = 0
+    for {i} in range({size}):
+        {total} += math.sqrt({i}) * {h}.sum() / {w}.max()
+    return {total}
+'''
+
+SLOTS = sorted(set(re.findall(r"\{(\w+)\}", TEMPLATE)))
+BASE_NAMES = {s: s for s in SLOTS}
+
+identifier = st.from_regex(r"[a-z][a-z0-9_]{2,10}", fullmatch=True).filter(
+    lambda s: not keyword.iskeyword(s)
+    and s not in dir(__builtins__)
+    and s not in {"math", "torch", "nn", "np", "self", "super"}
+)
+
+
+def units_of(code: str, path: str = "m.py") -> dict[str, Unit]:
+    analysis, _ = analyze_file(SourceFile(path=path, sha256="0", text=code), "a")
+    units, _ = resolve_side([analysis], "a")
+    return {u.qualname: u for u in units}
+
+
+def prints(code: str) -> list[tuple[str, str, frozenset[int]]]:
+    """Per unit, in order: the rename-proof content hash and the k-gram set."""
+    out = []
+    for u in units_of(code).values():
+        out.append((u.kind, u.content_hash, frozenset(kgram_hashes(u.tokens, 5).tolist())))
+    return out
+
+
+def render(names: dict[str, str]) -> str:
+    return TEMPLATE.format(**names)
+
+
+@st.composite
+def renamings(draw: st.DrawFn) -> dict[str, str]:
+    new = draw(st.lists(identifier, min_size=len(SLOTS), max_size=len(SLOTS), unique=True))
+    # Class-like slots get a capitalised name, as a copier would write them.
+    return {s: (n.capitalize() if s[0].isupper() else n) for s, n in zip(SLOTS, new, strict=True)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(renamings())
+def test_consistent_renaming_leaves_fingerprints_unchanged(names: dict[str, str]) -> None:
+    assert prints(render(names)) == prints(render(BASE_NAMES))
+
+
+def test_renaming_is_visible_in_idents_for_the_rename_map() -> None:
+    names = dict(BASE_NAMES, Block="Projection", qkv="to_qkv")
+    unit = units_of(render(names))["Projection.__init__"]
+    assert "to_qkv" in unit.tokens.idents
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_comments_docstrings_and_blank_lines_leave_fingerprints_unchanged(data: st.DataObject) -> None:
+    lines = render(BASE_NAMES).splitlines()
+    out = []
+    for line in lines:
+        indent = line[: len(line) - len(line.lstrip())]
+        if data.draw(st.booleans()):
+            out.append(f"{indent}# {data.draw(st.text(alphabet='abc xyz=()', max_size=20))}")
+        if data.draw(st.integers(0, 4)) == 0:
+            out.append("")
+        out.append(line)
+    code = "\n".join(out)
+    # Strip the docstring too: copiers remove them.
+    code = code.replace('    """A block."""\n', "")
+    assert prints(code) == prints(render(BASE_NAMES))
+
+
+def test_reformatting_and_parentheses_leave_fingerprints_unchanged() -> None:
+    code = render(BASE_NAMES)
+    reformatted = ast.unparse(ast.parse(code))  # new layout, quotes, parentheses dropped
+    assert prints(reformatted) == prints(code)
+    wrapped = code.replace("self.qkv = nn.Linear(dim, dim * 3)", "self.qkv = (nn.Linear(\n  dim,\n  (dim * 3)))")
+    assert prints(wrapped) == prints(code)
+
+
+def test_tuple_folding_and_unfolding_leave_fingerprints_unchanged() -> None:
+    code = render(BASE_NAMES)
+    folded = code.replace(
+        "        self.n_heads = heads\n        self.scale = (dim // heads) ** -0.5\n",
+        "        self.n_heads, self.scale = heads, (dim // heads) ** -0.5\n",
+    )
+    unfolded = code.replace(
+        "    h, w = np.meshgrid(np.arange(grid), np.arange(grid))\n",
+        "    h, w = np.meshgrid(np.arange(grid), np.arange(grid))\n",
+    )
+    assert folded != code
+    assert prints(folded) == prints(code)
+    assert prints(unfolded) == prints(code)
+
+
+def test_type_hints_added_or_removed_leave_fingerprints_unchanged() -> None:
+    code = render(BASE_NAMES)
+    hinted = code.replace("def helper(size, grid):", "def helper(size: int, grid: int) -> float:")
+    hinted = hinted.replace("    total = 0\n", "    total: float = 0\n")
+    unhinted = code.replace("dim: int, heads: int = 8", "dim, heads = 8")
+    assert prints(hinted) == prints(code)
+    assert prints(unhinted) == prints(code)
+
+
+def test_import_styles_read_alike() -> None:
+    code = render(BASE_NAMES)
+    styled = code.replace("from torch import nn\n", "import torch.nn as nn\n")
+    styled = styled.replace("import numpy as np\n", "import numpy\nnp = None\n")
+    assert prints(code.replace("from torch import nn\n", "import torch.nn as nn\n")) == prints(code)
+    aliased = code.replace("import torch\n", "import torch as T\n").replace("torch.softmax", "T.softmax")
+    assert prints(aliased) == prints(code)
+    from_import = code.replace("import math\n", "from math import sqrt\n").replace("math.sqrt", "sqrt")
+    assert prints(from_import) == prints(code)
+
+
+def test_augmented_assignment_reads_like_its_long_form() -> None:
+    code = render(BASE_NAMES)
+    long_form = code.replace("total += math.sqrt(i)", "total = total + math.sqrt(i)")
+    assert prints(long_form) == prints(code)
+
+
+def test_renaming_a_library_call_changes_the_fingerprint() -> None:
+    code = render(BASE_NAMES)
+    for old, new in (
+        ("torch.softmax", "torch.sigmoid"),
+        ("nn.LayerNorm", "nn.BatchNorm1d"),
+        ("np.meshgrid", "np.ix_"),
+        ("math.sqrt", "math.log"),
+    ):
+        assert prints(code.replace(old, new)) != prints(code), old
+
+
+def test_rewiring_data_flow_changes_the_fingerprint() -> None:
+    code = render(BASE_NAMES)
+    # Same names, same calls, different wiring: `w.max()` becomes `h.max()`.
+    rewired = code.replace("h.sum() / w.max()", "h.sum() / h.max()")
+    assert prints(rewired) != prints(code)
+
+
+def test_library_names_stay_and_project_names_become_placeholders() -> None:
+    unit = units_of(render(BASE_NAMES))["Block.forward"]
+    text = token_text(unit.tokens)
+    assert "torch.softmax" in text
+    assert ".transpose" in text and ".reshape" in text  # tensor methods the project never defines
+    assert "qkv" not in text and "scale" not in text  # attributes the project defines
+    assert "$a" in text and "$v" in text
+
+
+def test_units_have_qualified_names_kinds_and_line_ranges() -> None:
+    units = units_of(render(BASE_NAMES))
+    # The module holds only imports, which are resolved into their uses: no module unit.
+    assert set(units) == {"Block", "Block.__init__", "Block.forward", "helper"}
+    assert units["Block"].kind == "class"
+    assert units["Block.forward"].kind == "method"
+    assert units["helper"].kind == "function"
+    code_lines = render(BASE_NAMES).splitlines()
+    fwd = units["Block.forward"]
+    assert code_lines[fwd.start_line - 1].strip().startswith("def forward")
+    assert code_lines[fwd.end_line - 1].strip() == "return out"
+
+
+def test_nested_functions_are_units_of_their_own() -> None:
+    code = "def outer(x):\n    def inner(y):\n        return y * 2 + x\n    return inner(x) + 1\n"
+    units = units_of(code)
+    assert set(units) == {"outer", "outer.inner"}
+    assert "*" not in token_text(units["outer"].tokens)
+
+
+def test_files_that_do_not_parse_fully_keep_their_good_units_and_warn() -> None:
+    code = "def good(a, b):\n    return a + b\n\ndef broken(:\n    pass\n\ndef later(x):\n    return x\n"
+    analysis, warnings = analyze_file(SourceFile(path="bad.py", sha256="0", text=code), "b")
+    names = {u.qualname for u in analysis.units}
+    assert "good" in names and "later" in names
+    assert warnings and "does not parse fully" in warnings[0].reason
+    assert warnings[0].path == "bad.py" and not warnings[0].skipped
+
+
+def test_project_modules_imported_by_absolute_name_are_placeholders() -> None:
+    a = SourceFile(path="pkg/model.py", sha256="1", text="from pkg.layers import Block\nx = Block(3)\n")
+    b = SourceFile(path="pkg/layers.py", sha256="2", text="class Block:\n    pass\n")
+    analyses = [analyze_file(f, "a")[0] for f in (a, b)]
+    units, _ = resolve_side(analyses, "a")
+    module = next(u for u in units if u.path == "pkg/model.py")
+    assert "pkg.layers.Block" not in module.tokens.syms
+    assert module.tokens.syms[0] == "$v"
+
+
+def test_number_spellings_normalise() -> None:
+    assert normalize_number("1e-6") == normalize_number("0.000001") == normalize_number("1E-06")
+    assert normalize_number("0x10") == "16"
+    assert normalize_number("1_000") == "1000"
+    assert normalize_number("10000.0") != normalize_number("1000.0")
