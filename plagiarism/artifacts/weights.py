@@ -363,13 +363,6 @@ def _top_share(matrix: npt.NDArray[np.float64]) -> float:
     return float(energy[:k].sum()) / total
 
 
-def _corr(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float | None:
-    sx, sy = x.std(), y.std()
-    if sx == 0 or sy == 0 or not (math.isfinite(sx) and math.isfinite(sy)):
-        return None
-    return float(np.mean((x - x.mean()) * (y - y.mean())) / (sx * sy))
-
-
 def tensor_stats(pair: TensorPair, reader: TensorReader, sample: int, seed: int) -> TensorStats:
     shape = pair.a.shape
     if pair.paired_by == "name-resized":
@@ -392,35 +385,48 @@ def tensor_stats(pair: TensorPair, reader: TensorReader, sample: int, seed: int)
         equal = float(np.mean(xa == xb)) if xa.size else 1.0
         return TensorStats(**base, identical=equal == 1.0, **{**none, "equal_share": equal})  # type: ignore[arg-type]
 
-    finite = np.isfinite(xa) & np.isfinite(xb)
-    if not finite.all():
-        # Keep the matrix shape for the low-rank test only when nothing was dropped.
-        xa_f, xb_f = xa[finite], xb[finite]
-    else:
+    # Sums are finite exactly when no element is inf/NaN (barring overflow, which then only
+    # costs the slower masked path): one cheap pass instead of two isfinite maps.
+    all_finite = bool(np.isfinite(xa.sum()) and np.isfinite(xb.sum()))
+    if all_finite:
         xa_f, xb_f = xa.reshape(-1), xb.reshape(-1)
+    else:
+        finite = np.isfinite(xa) & np.isfinite(xb)
+        xa_f, xb_f = xa[finite], xb[finite]
     d = xb_f - xa_f
-    identical = bool(np.array_equal(xa, xb, equal_nan=True))
+    identical = not d.any() if all_finite else bool(np.array_equal(xa, xb, equal_nan=True))
     stats = dict(none)
-    if d.size:
-        sd = float(d.std())
+    n = d.size
+    if n:
+        # Centred dot products give every moment in a few BLAS passes; y - mean(y) is
+        # (x - mean(x)) + (d - mean(d)), so B's moments follow without another pass.
+        mean_x, mean_d = float(xa_f.mean()), float(d.mean())
+        xc = xa_f - mean_x
+        dc = d - mean_d
+        sxx, sdd, sxd = float(xc @ xc), float(dc @ dc), float(xc @ dc)
+        syy = sxx + sdd + 2 * sxd
+        sxy = sxx + sxd
+        sd = math.sqrt(sdd / n)
         stats["noise_std"] = sd
-        stats["noise_mean"] = float(d.mean())
-        stats["std_a"] = float(xa_f.std())
-        norm_a = float(np.linalg.norm(xa_f))
-        stats["relative_change"] = float(np.linalg.norm(d)) / norm_a if norm_a > 0 else None
-        stats["correlation"] = _corr(xa_f, xb_f)
+        stats["noise_mean"] = mean_d
+        stats["std_a"] = math.sqrt(sxx / n)
+        norm_a = float(np.sqrt(xa_f @ xa_f))
+        stats["relative_change"] = float(np.sqrt(d @ d)) / norm_a if norm_a > 0 else None
+        if sxx > 0 and syy > 0:
+            stats["correlation"] = max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
         bits = min(MANTISSA_BITS[pair.a.dtype], MANTISSA_BITS[pair.b.dtype])
         if bits < 24:
             _, exponent = np.frexp(xa_f)
             ulp = np.where(xa_f == 0, 0.0, np.ldexp(1.0, exponent - bits))
-            stats["quantization_std"] = float(np.sqrt(np.mean(ulp**2) / 12.0))
-        if sd > 0:
-            stats["residual_correlation"] = _corr(xa_f, d)
-            if d.size >= MIN_ELEMENTS:
-                z = (d - d.mean()) / sd
-                stats["residual_kurtosis"] = float(np.mean(z**4) - 3.0)
+            stats["quantization_std"] = float(np.sqrt(ulp @ ulp / n / 12.0))
+        if sdd > 0:
+            if sxx > 0:
+                stats["residual_correlation"] = sxd / math.sqrt(sxx * sdd)
+            if n >= MIN_ELEMENTS:
+                sq = dc * dc
+                stats["residual_kurtosis"] = float(sq @ sq) / n / (sdd / n) ** 2 - 3.0
     rows, cols = xa.shape
-    if finite.all() and not identical and len(shape) >= 2 and min(rows, cols) >= 16:
+    if all_finite and not identical and len(shape) >= 2 and min(rows, cols) >= 16:
         rng = _rng(seed, shape, 4)
         r_idx = np.sort(rng.choice(rows, size=min(rows, LOWRANK_MAX_SIDE), replace=False))
         c_idx = np.sort(rng.choice(cols, size=min(cols, LOWRANK_MAX_SIDE), replace=False))
