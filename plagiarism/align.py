@@ -94,9 +94,9 @@ def tile(
     heapq.heapify(heap)
     used_a = bytearray(na)
     used_b = bytearray(nb)
-    for t in taken:
-        used_a[t.a : t.a + t.length] = b"\x01" * t.length
-        used_b[t.b : t.b + t.length] = b"\x01" * t.length
+    for done in taken:
+        used_a[done.a : done.a + done.length] = b"\x01" * done.length
+        used_b[done.b : done.b + done.length] = b"\x01" * done.length
     tiles: list[Tile] = []
     while heap:
         neg, i, j = heapq.heappop(heap)
@@ -119,9 +119,8 @@ def tile(
             if end < length and length - end >= min_match:
                 heapq.heappush(heap, (-(length - end), i + end, j + end))
             continue
-        for t in range(length):
-            used_a[j + t] = 1
-            used_b[i + t] = 1
+        used_a[j : j + length] = b"\x01" * length
+        used_b[i : i + length] = b"\x01" * length
         tiles.append(Tile(a=j, b=i, length=length))
     tiles.sort(key=lambda t: t.b)
     return tiles
