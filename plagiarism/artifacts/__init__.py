@@ -134,10 +134,18 @@ def _found_summary(found: Found | None) -> dict[str, object] | None:
     }
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: object, limit: int = 80) -> str:
+    """Numbers compactly; anything else with control characters escaped and cut to `limit`.
+
+    Config values and token strings come from untrusted files: an ANSI escape sequence in a
+    token must not reach the user's terminal as one.
+    """
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def summary_lines(artifacts: dict[str, object]) -> list[str]:
@@ -157,7 +165,7 @@ def summary_lines(artifacts: dict[str, object]) -> list[str]:
         line += f", {count} shared special token(s) beyond the base"
         lines.append(line)
         if isinstance(shared, list) and shared:
-            shown = ", ".join(repr(t) for t in shared[:8])
+            shown = ", ".join(f"'{_fmt(t)}'" for t in shared[:8])
             more = f" (+{int(str(count)) - 8} more)" if int(str(count)) > 8 else ""
             lines.append(f"  shared special tokens: {shown}{more}")
     cfg = artifacts.get("config")
@@ -170,7 +178,7 @@ def summary_lines(artifacts: dict[str, object]) -> list[str]:
         lines.append(line)
         if isinstance(unusual, list) and unusual:
             shown = ", ".join(
-                f"{u.get('field')}={_fmt(u.get('value'))}"
+                f"{_fmt(u.get('field'))}={_fmt(u.get('value'))}"
                 for u in unusual[:6]
                 if isinstance(u, dict)
             )

@@ -112,3 +112,18 @@ def test_section_is_json_serialisable(tmp_path: Path) -> None:
     section, _ = compare_artifacts(tmp_path / "a", tmp_path / "b")
     text = json.dumps(section, allow_nan=False)
     assert json.loads(text)["weights"]["verdict"] == "independent"
+
+
+def test_summary_escapes_control_characters_from_untrusted_files() -> None:
+    artifacts = {
+        "tokenizer": {"verdict": "identical", "shared_special_tokens": ["<\x1b[31mred>"]},
+        "config": {
+            "verdict": "identical",
+            "identical_fields": 1,
+            "differing_fields": 0,
+            "unusual_identical": [{"field": "x\x07", "value": "a\x1b]0;title\x07"}],
+        },
+    }
+    text = "\n".join(summary_lines(artifacts))
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[31mred" in text
