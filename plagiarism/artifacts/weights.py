@@ -470,6 +470,8 @@ def _sigma_agreement(
 ) -> tuple[float, float, int]:
     """Pooled scale of (sigma, n) pairs, the largest relative deviation, and how many disagree."""
     total = sum(n for _, n in values)
+    if total == 0:
+        return 0.0, 0.0, 0
     pooled = math.sqrt(sum(n * sd * sd for sd, n in values) / total)
     worst = 0.0
     outliers = 0
@@ -537,7 +539,9 @@ def decide(stats: Sequence[TensorStats]) -> WeightsVerdict:
         ((s.noise_std or 0.0) / s.std_a, s.elements) for s in changed if s.std_a and s.std_a > 0
     ]
     rel_pooled, rel_worst, rel_outliers = (
-        _sigma_agreement(relative) if len(relative) == len(changed) else (0.0, math.inf, 1)
+        _sigma_agreement(relative)
+        if changed and len(relative) == len(changed)
+        else (0.0, math.inf, 1)
     )
     if not changed and not unchanged and median >= 0.999:
         reasons.append("the change is below the storage precision of every tensor")

@@ -204,3 +204,12 @@ def test_corrupt_and_oversized_headers_are_warnings_not_crashes(
     section, warnings = compare_artifacts(a, b, max_header_bytes=1_000_000)
     assert section is not None and section["weights"] is None
     assert any("exceeds" in x.reason for x in warnings)
+
+
+def test_dtype_conversion_alone_is_the_same_checkpoint(tmp_path: Path, base: Tensors) -> None:
+    floats = frozenset(k for k, v in base.items() if v.dtype.kind == "f")
+    w, _ = weights(save(tmp_path / "a", base), save(tmp_path / "b", base, bf16=floats))
+    assert w["verdict"] == "same-plus-noise"
+    assert w["noise_model"] == "unresolved"  # only rounding: no noise scale to report
+    assert w["noise_std"] is None
+    assert w["identical"] is False
