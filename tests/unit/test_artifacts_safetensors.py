@@ -142,3 +142,38 @@ def test_entries_with_lying_offsets_are_skipped_not_trusted(tmp_path: Path) -> N
     parsed = read_header(path)
     assert [t.name for t in parsed.tensors] == ["ok"]
     assert len(parsed.problems) == 4
+
+
+def test_mangled_files_never_crash_the_comparison(tmp_path: Path) -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    from plagiarism.artifacts import compare_artifacts
+
+    rng = np.random.default_rng(1)
+    good = {"w": rng.normal(0, 0.02, (64, 32)).astype(np.float32), "b": np.ones(32, np.float16)}
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    write_file(a / "model.safetensors", good)
+    write_file(b / "model.safetensors", good)
+    pristine = (b / "model.safetensors").read_bytes()
+
+    @hypothesis.settings(max_examples=60, deadline=None, database=None)
+    @hypothesis.given(
+        cut=st.integers(0, len(pristine)),
+        flips=st.lists(
+            st.tuples(st.integers(0, len(pristine) - 1), st.integers(0, 255)), max_size=6
+        ),
+    )
+    def mangle(cut: int, flips: list[tuple[int, int]]) -> None:
+        data = bytearray(pristine)
+        for pos, value in flips:
+            data[pos] = value
+        (b / "model.safetensors").write_bytes(bytes(data[:cut]) if cut > 8 else bytes(data))
+        section, _ = compare_artifacts(a, b, max_header_bytes=1_000_000)
+        assert section is not None
+        json.dumps(section, allow_nan=False)
+
+    mangle()
