@@ -92,8 +92,16 @@ def _callee_to_inline(sf: SourceFile, chosen: list[Unit]) -> ast.FunctionDef | N
     return None
 
 
+L4_DISGUISES = ("dead_code", "loop_comp", "for_while", "hints_defaults", "split", "inline",
+                "move_files")
+
+
 def make_positive(case_id: str, level: int, sf: SourceFile, chosen: list[Unit],
-                  filler: list[tuple[SourceFile, Unit]], rng: random.Random) -> Case:
+                  filler: list[tuple[SourceFile, Unit]], rng: random.Random,
+                  only: str | None = None) -> Case:
+    """A disguised copy at `level`; with `only`, an ablation case: L2 plus that one L4 disguise
+    (so a miss can be blamed on one disguise)."""
+    on = set(L4_DISGUISES) if only is None else {only}
     a_path = sf.path
     files_a = {a_path: sf.text}
     if level == 0:
@@ -118,7 +126,7 @@ def make_positive(case_id: str, level: int, sf: SourceFile, chosen: list[Unit],
                 fn._bench_tags = []  # type: ignore[union-attr]
         nodes.append(node)
     callee = None
-    if level >= 4 and rng.random() < 0.7:
+    if level >= 4 and "inline" in on and (only == "inline" or rng.random() < 0.7):
         g = _callee_to_inline(sf, chosen)
         if g is not None:
             callee = copy.deepcopy(g)
@@ -130,7 +138,7 @@ def make_positive(case_id: str, level: int, sf: SourceFile, chosen: list[Unit],
     if level >= 2:
         d.rename_all(nodes, names)
         case_tags.append("rename_files")
-    if level >= 3:
+    if level >= 3 and only is None:
         for _, fn in list(d.functions_of(nodes)):
             d.reorder_statements(fn, rng)
             d.fold_tuples(fn, rng)
@@ -150,11 +158,15 @@ def make_positive(case_id: str, level: int, sf: SourceFile, chosen: list[Unit],
         for _, fn in list(d.functions_of(nodes)):
             if not hasattr(fn, "_bench_origin"):
                 continue
-            d.insert_dead_code(fn, rng, names)
-            d.loops_and_comprehensions(fn, rng)
-            d.for_and_while(fn, rng)
-            d.hints_and_defaults(fn, rng, has_torch)
-            if rng.random() < 0.5:
+            if "dead_code" in on:
+                d.insert_dead_code(fn, rng, names)
+            if "loop_comp" in on:
+                d.loops_and_comprehensions(fn, rng)
+            if "for_while" in on:
+                d.for_and_while(fn, rng)
+            if "hints_defaults" in on:
+                d.hints_and_defaults(fn, rng, has_torch)
+            if "split" in on and (only == "split" or rng.random() < 0.5):
                 h = d.split_helper(fn, rng, names)
                 if h is not None:
                     helpers.append(h)
@@ -169,7 +181,7 @@ def make_positive(case_id: str, level: int, sf: SourceFile, chosen: list[Unit],
         stems = [names.var() for _ in range(3)]
     else:
         stems = [Path(a_path).stem]
-    n_files = rng.choice((2, 3)) if level >= 4 and len(nodes) >= 2 else 1
+    n_files = rng.choice((2, 3)) if level >= 4 and "move_files" in on and len(nodes) >= 2 else 1
     buckets: list[list[ast.stmt]] = [[] for _ in range(n_files)]
     for i, node in enumerate(nodes):
         buckets[i % n_files if i < n_files else rng.randrange(n_files)].append(node)
@@ -205,8 +217,9 @@ def make_positive(case_id: str, level: int, sf: SourceFile, chosen: list[Unit],
                 "role": getattr(fn, "_bench_role", "copy"),
             })
     judged_b = [j for rel, text in files_b.items() for j in judged_in_text(rel, text)]
-    return Case(case_id, "positive", f"L{level}", files_a, files_b, pairs=truth_pairs,
-                judged_b=judged_b, info={"source": sf.path, "case_tags": case_tags})
+    return Case(case_id, "positive", f"A-{only}" if only else f"L{level}", files_a, files_b,
+                pairs=truth_pairs, judged_b=judged_b,
+                info={"source": sf.path, "case_tags": case_tags})
 
 
 def _find_unit(files: dict[tuple[str, str], SourceFile], spec: dict[str, str]
@@ -239,11 +252,13 @@ def _designated(ua: Unit, ub: Unit, a_path: str, b_path: str,
 
 def make_pair_case(case_id: str, level: str, sa: SourceFile, ua: Unit, sb: SourceFile,
                    ub: Unit, job: str, methods: dict[str, str] | None, shared: bool,
-                   rng: random.Random) -> Case:
+                   rng: random.Random, avoid: frozenset[tuple[str, str]] = frozenset()) -> Case:
     """An honest suspect (or one holding credited shared code): b's unit and a neighbour of it,
-    verbatim, against the whole file a's unit lives in."""
+    verbatim, against the whole file a's unit lives in. `avoid` names (path, qualname) units
+    known to be shared code: they never come along as neighbours of an honest unit."""
     # Shared-code files hold more shared code: their neighbours would be copies too.
-    neighbours = [] if shared else [u for u in units_of(sb) if u.qualname != ub.qualname]
+    neighbours = [] if shared else [u for u in units_of(sb) if u.qualname != ub.qualname
+                                    and (sb.path, u.qualname) not in avoid]
     extra = rng.sample(neighbours, min(len(neighbours), rng.choice((0, 1, 1, 2))))
     b_nodes = sorted([ub.node] + [u.node for u in extra], key=lambda n: n.lineno)
     b_rel = sb.path if sb.path != sa.path else "other/" + sb.path

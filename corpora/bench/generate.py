@@ -35,8 +35,9 @@ class Pool:
 
     def __init__(self, roots: dict[str, Path]) -> None:
         self.roots = roots
+        # Paths are relative to the root and start with the package folder (`timm/layers/...`).
         self.paths = {
-            pkg: sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py")
+            pkg: sorted(p.relative_to(root).as_posix() for p in (root / pkg).rglob("*.py")
                         if "/dummy_" not in p.as_posix() and p.name != "__init__.py"
                         and "/tests/" not in p.as_posix())
             for pkg, root in roots.items()
@@ -94,6 +95,31 @@ def positives(pool: Pool, per_level: int, rng: random.Random) -> list[c.Case]:
     return out
 
 
+def ablations(pool: Pool, per_disguise: int, rng: random.Random) -> list[c.Case]:
+    """L2 plus one L4 disguise at a time: which disguise defeats a tool, not just whether L4 does.
+    Only cases where the disguise actually changed a judged function are kept."""
+    out = []
+    for only in c.L4_DISGUISES:
+        made = tries = 0
+        while made < per_disguise and tries < per_disguise * 40:
+            tries += 1
+            pkg = _pick_package(rng, pool)
+            sf, units = pool.random_file(rng, pkg)
+            k = min(len(units), rng.choice((1, 2, 2, 3)))
+            chosen = sorted(rng.sample(units, k), key=lambda u: u.node.lineno)
+            case = c.make_positive(f"A-{only}-{made:04d}", 4, sf, chosen, [], rng, only=only)
+            tag = {"loop_comp": ("loop_to_comp", "comp_to_loop"),
+                   "for_while": ("for_to_while", "while_to_for"),
+                   "hints_defaults": ("hints_added", "hints_removed"),
+                   "move_files": ()}.get(only, (only,))
+            changed = any(t in p["tags"] for p in case.pairs for t in tag) if tag else \
+                len(case.files_b) > 1
+            if case.pairs and changed:
+                out.append(case)
+                made += 1
+    return out
+
+
 def _spec_unit(pool: Pool, spec: list[str]) -> tuple[SourceFile, Unit] | None:
     pkg, rel, qual = spec
     if pkg not in pool.roots:
@@ -109,6 +135,8 @@ def _spec_unit(pool: Pool, spec: list[str]) -> tuple[SourceFile, Unit] | None:
 
 def designated(pool: Pool, spec_path: Path, rng: random.Random) -> list[c.Case]:
     spec = json.loads(spec_path.read_text())
+    avoid = frozenset((row[side][1], row[side][2]) for row in spec.get("shared", [])
+                      for side in ("a", "b"))
     out = []
     n = 0
     for group, shared in (("same_job", False), ("shared", True)):
@@ -124,7 +152,7 @@ def designated(pool: Pool, spec_path: Path, rng: random.Random) -> list[c.Case]:
             for (sa, ua), (sb, ub), meth in directions:
                 level = "NEG-shared" if shared else "NEG-samejob"
                 case = c.make_pair_case(f"{level}-{n:04d}", level, sa, ua, sb, ub, row["job"],
-                                        meth, shared, rng)
+                                        meth, shared, rng, avoid)
                 n += 1
                 if case.negatives or case.shared:
                     out.append(case)
@@ -157,13 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-level", type=int, default=40)
     ap.add_argument("--unrelated", type=int, default=60)
     ap.add_argument("--copied", type=int, default=80, help="Copied-from cases (file pairs)")
+    ap.add_argument("--ablation", type=int, default=None,
+                    help="cases per single-disguise ablation (default: half of --per-level)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rng = random.Random(args.seed)
     if args.seeds:
         seeds = HERE / "seeds"
-        roots = {p.name: p for p in sorted(seeds.iterdir()) if p.is_dir()}
+        roots = {p.name: seeds for p in sorted(seeds.iterdir()) if p.is_dir()}
         spec = seeds / "negatives.json"
         versions: dict[str, str] = {"seeds": "corpora/bench/seeds"}
     else:
@@ -175,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
     all_cases = positives(pool, args.per_level, rng)
+    n_ablation = args.ablation if args.ablation is not None else max(1, args.per_level // 2)
+    all_cases += ablations(pool, n_ablation, rng)
     all_cases += designated(pool, spec, rng)
     all_cases += unrelated(pool, args.unrelated, rng)
     if not args.seeds and args.copied > 0:
@@ -183,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         case.write(args.out)
     manifest = {
         "seed": args.seed, "source": "seeds" if args.seeds else "wheels", "versions": versions,
-        "per_level": args.per_level, "unrelated": args.unrelated, "copied": args.copied,
+        "per_level": args.per_level, "unrelated": args.unrelated, "copied": args.copied, "ablation": n_ablation,
         "cases": [x.id for x in all_cases],
     }
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
