@@ -247,11 +247,13 @@ def discover(root: Path, side: Side) -> tuple[Found, list[Warning]]:
                     if n != "config.json" or _looks_like_model_config(p)
                 }
             if found:
-                candidates.append((path != weights_dir, depth(path), str(path), path, found))
+                # A folder with the JSON/text files beats one with only a stray *.model file.
+                weak = kind == "tokenizer" and not (set(found) & TOKENIZER_FILES)
+                candidates.append((path != weights_dir, weak, depth(path), str(path), path, found))
         if not candidates:
             return None, {}
-        candidates.sort(key=lambda c: c[:3])
-        return candidates[0][3], candidates[0][4]
+        candidates.sort(key=lambda c: c[:4])
+        return candidates[0][4], candidates[0][5]
 
     tok_dir, tokenizer = pick("tokenizer")
     cfg_dir, configs = pick("config")
