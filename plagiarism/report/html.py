@@ -631,8 +631,10 @@ def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[P
                 pairs_here=on_page,
                 renames=rename_rows(result.renames),
                 sources=[
-                    ("A", "original", result.source_a, _source_rows(result.source_a)),
-                    ("B", "suspect", result.source_b, _source_rows(result.source_b)),
+                    (label, a, b)
+                    for (label, a), (_, b) in zip(
+                        _source_rows(result.source_a), _source_rows(result.source_b), strict=True
+                    )
                 ],
                 skipped=[w for w in result.warnings if w.skipped],
                 notices=[w for w in result.warnings if not w.skipped],

@@ -411,20 +411,34 @@ def measure(pairs: int) -> None:
             p.stop()
 
 
+def _most_regions(result: Result) -> int:
+    """Id of the pair with the most matched regions among those that fit on one screen."""
+    fits = [
+        (len(p.regions), i)
+        for i, p in enumerate(result.pairs, start=1)
+        if max(p.a.end_line - p.a.start_line, p.b.end_line - p.b.start_line) <= 24
+    ]
+    return max(fits)[1] if fits else 1
+
+
 def screenshots(folder: Path) -> None:
     from plagiarism import Settings, compare
 
     folder.mkdir(parents=True, exist_ok=True)
-    result = compare(CORPUS / "original", CORPUS / "disguised", Settings().with_overrides(jobs=1))
+    os.chdir(REPO)  # the page shows the sources as typed: keep them short
+    result = compare(
+        "corpora/vlm/original", "corpora/vlm/disguised", Settings().with_overrides(jobs=1)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         html = Path(tmp) / "report.html"
         write_html(result, html)
         p, chromium = _launch()
         try:
-            w = Watched(chromium, width=1280, height=860)
+            w = Watched(chromium, width=1280, height=1000)
             w.open(html)
             w.page.screenshot(path=str(folder / "report-overview.png"))
-            w.open(html, "#pair-1")
+            # A pair with several regions shows how the tints pair up across the two sides.
+            w.open(html, f"#pair-{_most_regions(result)}")
             w.page.screenshot(path=str(folder / "report.png"))
             w.assert_clean()
         finally:
