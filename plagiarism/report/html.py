@@ -20,7 +20,7 @@ import re
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -586,8 +586,7 @@ def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[P
     views: list[PairView] = []
     for page, chunk in enumerate(chunks):
         for id_, pair in chunk:
-            anchor = f"#pair-{id_}"
-            views.append(PairView(len(views) + 1, id_, pair, page, anchor))
+            views.append(PairView(len(views) + 1, id_, pair, page, f"#pair-{id_}"))
     pages = [
         PageLink(n + 1, _href(p), n * inline_pairs + 1, n * inline_pairs + len(chunk))
         for n, (p, chunk) in enumerate(zip(paths, chunks, strict=True))
@@ -596,7 +595,7 @@ def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[P
 
     def link(view: PairView, from_page: int) -> PairView:
         target = "" if view.page == from_page else _href(paths[view.page])
-        return _replace_href(view, f"{target}#pair-{view.id}")
+        return replace(view, href=f"{target}#pair-{view.id}")
 
     hl = _Highlighter(result.blobs)
     css, css_hash = _asset("report.css")
@@ -660,14 +659,10 @@ def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[P
     return written
 
 
-def _replace_href(view: PairView, href: str) -> PairView:
-    return PairView(view.rank, view.id, view.pair, view.page, href)
-
-
 def _with_evidence(view: PairView, hl: _Highlighter) -> PairView:
     blocks, notes = _side_by_side(view.pair, hl)
     regions = tuple(RegionView(i + 1, i % PALETTE_SIZE, r) for i, r in enumerate(view.pair.regions))
-    return PairView(view.rank, view.id, view.pair, view.page, view.href, blocks, regions, notes)
+    return replace(view, blocks=blocks, regions=regions, notes=notes)
 
 
 def _write(path: Path, html: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plagiarism.errors import UsageError
+from plagiarism.errors import PlagiarismError, UsageError
 from plagiarism.model import (
     FileInfo,
     FilePair,
@@ -670,6 +670,11 @@ def test_no_pairs_still_renders_the_honesty_section(tmp_path: Path) -> None:
         in doc.find("section", id="pairs").text()
     )
     assert doc.find("section", id="compared").find_all("td", cls="hash")
+
+
+def test_an_unwritable_path_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(PlagiarismError, match=r"^cannot write .*no-such-folder"):
+        write_html(hostile_result(), tmp_path / "no-such-folder" / "r.html")
 
 
 def test_inline_pairs_must_be_positive(tmp_path: Path) -> None:
