@@ -10,6 +10,7 @@ fails because a checkpoint was truncated.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from plagiarism.artifacts.configs import compare_configs, load_configs
@@ -40,6 +41,7 @@ def compare_artifacts(
     max_header_bytes: int = 100_000_000,
     sample: int = 1_000_000,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, object] | None, list[Warning]]:
     """Compare the tokenizer, config and weight files of two sides.
 
@@ -48,6 +50,7 @@ def compare_artifacts(
     {"tokenizer": ..., "config": ..., "weights": ..., "found": ...}, each comparison None
     unless both sides have that kind. Raises ArtifactError only for a missing --model-*/
     --base-tokenizer path (a usage mistake); unreadable artifacts become warnings.
+    `progress(done, total)` is called after each tensor pair, for a progress bar.
     """
     for flag, path in (("--model-a", model_a), ("--model-b", model_b)):
         if path is not None and not path.is_dir():
@@ -104,7 +107,12 @@ def compare_artifacts(
 
     if found_a.weights and found_b.weights:
         weights, w = compare_weights(
-            found_a, found_b, max_header_bytes=max_header_bytes, sample=sample, seed=seed
+            found_a,
+            found_b,
+            max_header_bytes=max_header_bytes,
+            sample=sample,
+            seed=seed,
+            progress=progress,
         )
         warnings += w
         section["weights"] = weights
