@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import disguise as d
-from .pool import MIN_UNIT_TOKENS, SourceFile, Unit, judged_functions, unit_tokens, units_of
+from .pool import (
+    MIN_UNIT_TOKENS,
+    SourceFile,
+    Unit,
+    judged_functions,
+    strip_docstrings,
+    unit_tokens,
+    units_of,
+)
 
 
 @dataclass
@@ -58,6 +66,44 @@ def judged_in_text(path: str, text: str) -> list[dict[str, str]]:
         if unit_tokens(fn) >= MIN_UNIT_TOKENS:
             out.append({"path": path, "qualname": f"{cls.name}.{fn.name}" if cls else fn.name})
     return out
+
+
+def _shape(fn: ast.AST) -> str:
+    """A function with its local names erased (attributes, literals and calls kept)."""
+    clone = strip_docstrings(fn)
+    for sub in ast.walk(clone):
+        if isinstance(sub, ast.Name):
+            sub.id = "_"
+        elif isinstance(sub, ast.arg):
+            sub.arg = "_"
+            sub.annotation = None
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            sub.name = "_"
+            sub.returns = None
+    return ast.dump(clone)
+
+
+def clones_in(text: str) -> dict[str, list[str]]:
+    """qualname -> the other functions of the file with the same shape. Original modules hold
+    twins (transformers' TFBertOutput.call and TFBertSelfOutput.call): a copy of one is a copy of
+    the other, and a tool that pairs it with the twin is not wrong."""
+    tree = ast.parse(text)
+    by_shape: dict[str, list[str]] = {}
+    for cls, fn in d.functions_of(tree.body):
+        q = f"{cls.name}.{fn.name}" if cls else fn.name
+        by_shape.setdefault(_shape(fn), []).append(q)
+    return {q: [x for x in group if x != q] for group in by_shape.values() if len(group) > 1
+            for q in group}
+
+
+def add_twins(case: Case) -> Case:
+    for rel, text in case.files_a.items():
+        twins = clones_in(text)
+        for p in case.pairs:
+            a = p["a"]
+            if isinstance(a, dict) and a["path"] == rel and a["qualname"] in twins:
+                p["a_twins"] = twins[a["qualname"]]
+    return case
 
 
 def _segment(sf: SourceFile, node: ast.stmt) -> str:

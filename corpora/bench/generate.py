@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.seeds and args.copied > 0:
         all_cases += copied_from.make_cases(roots["transformers"], args.copied, rng)
     for case in all_cases:
-        case.write(args.out)
+        c.add_twins(case).write(args.out)
     manifest = {
         "seed": args.seed, "source": "seeds" if args.seeds else "wheels", "versions": versions,
         "per_level": args.per_level, "unrelated": args.unrelated, "copied": args.copied, "ablation": n_ablation,
