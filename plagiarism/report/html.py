@@ -42,6 +42,8 @@ FOLD_CONTEXT = 3
 FOLD_MIN_HIDDEN = 6
 # Above this many regions the quadratic alignment chain is skipped (columns are still tinted).
 MAX_ALIGNED_REGIONS = 400
+# A rename that is not one-to-one lists this many of the competing mappings.
+RENAME_OTHERS_SHOWN = 3
 # Long lists inside the artifacts evidence are cut here in the page; the JSON has them all.
 ARTIFACT_LIST_LIMIT = 200
 
@@ -119,6 +121,7 @@ class RenameView:
     b: str
     count: int
     consistent: bool  # a maps only to b and b comes only from a, across the whole map
+    others: tuple[str, ...] = ()  # the other mappings of a or onto b, strongest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,16 +452,24 @@ def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tupl
 
 def rename_rows(renames: Sequence[Rename]) -> list[RenameView]:
     """The repo-level rename map, strongest evidence first, with one-to-one consistency."""
-    real = [r for r in renames if r.a != r.b]
-    targets: dict[str, set[str]] = defaultdict(set)
-    sources: dict[str, set[str]] = defaultdict(set)
+    real = sorted((r for r in renames if r.a != r.b), key=lambda r: (-r.count, r.a, r.b))
+    by_a: dict[str, list[Rename]] = defaultdict(list)
+    by_b: dict[str, list[Rename]] = defaultdict(list)
     for r in real:
-        targets[r.a].add(r.b)
-        sources[r.b].add(r.a)
-    rows = [
-        RenameView(r.a, r.b, r.count, len(targets[r.a]) == 1 and len(sources[r.b]) == 1)
-        for r in real
-    ]
+        by_a[r.a].append(r)
+        by_b[r.b].append(r)
+    rows = []
+    for r in real:
+        others = [o for o in (*by_a[r.a], *by_b[r.b]) if o is not r]
+        rows.append(
+            RenameView(
+                r.a,
+                r.b,
+                r.count,
+                not others,
+                tuple(f"{o.a} → {o.b} ({o.count})" for o in others[:RENAME_OTHERS_SHOWN]),
+            )
+        )
     rows.sort(key=lambda v: (-v.count, not v.consistent, v.a, v.b))
     return rows
 

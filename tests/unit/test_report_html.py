@@ -325,7 +325,12 @@ def test_rename_map_is_sorted_by_evidence_and_flags_a_name_that_maps_two_ways(
         [f"cfg{IMG}", "conf", "1"],
         [f"cfg{IMG}", "settings", "1"],
     ]
-    assert [r[3].startswith("yes") for r in rows] == [True, True, False, False]
+    assert [r[3] for r in rows] == [
+        "yes",
+        "yes",
+        f"no, also: cfg{IMG} → settings (1)",
+        f"no, also: cfg{IMG} → conf (1)",
+    ]
     assert "strongest sign" in section.find("div", cls="why").text()
 
 
