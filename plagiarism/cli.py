@@ -85,6 +85,14 @@ def _config_defaults() -> dict[str, Any]:
     return {"compare": values}
 
 
+def _write_html(result: Any, path: Path) -> None:
+    from plagiarism.report.html import write_html
+
+    written = write_html(result, path)
+    if len(written) > 1:
+        click.echo(f"wrote {len(written)} pages: {path} and the pages next to it", err=True)
+
+
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_ERROR)
@@ -131,6 +139,11 @@ def main(ctx: click.Context, verbose: bool) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--jobs", type=int, help="Worker processes for per-file work (0: all cores).")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run per-file work on this Dask scheduler (tcp://host:8786); needs plagiarism[dask].",
+)
 @click.option("--quiet", "-q", is_flag=True, default=None, help="No progress bar, no summary.")
 @click.option("--top", type=int, default=15, show_default=True, help="Pairs in the summary.")
 @click.option("--model-a", type=click.Path(path_type=Path), help="Model folder of A.")
@@ -149,6 +162,7 @@ def compare(
     model_a: Path | None,
     model_b: Path | None,
     base_tokenizer: Path | None,
+    scheduler: str | None,
     **flags: Any,
 ) -> None:
     """Compare SOURCE_B (the suspect) against SOURCE_A (the original).
@@ -157,6 +171,7 @@ def compare(
     share of B's code that A explains.
     """
     from plagiarism import sources
+    from plagiarism.executor import make_executor
     from plagiarism.pipeline import compare as run_compare
     from plagiarism.report import json_format, text
 
@@ -172,21 +187,25 @@ def compare(
         quiet = bool(flags.get("quiet"))
         settings = Settings().with_overrides(**flags)
         progress = StderrProgress(enabled=not quiet and sys.stderr.isatty())
-        result = run_compare(
-            spec_a,
-            spec_b,
-            settings,
-            progress,
-            model_a=model_a,
-            model_b=model_b,
-            base_tokenizer=base_tokenizer,
-        )
+        executor = make_executor(settings.jobs, scheduler) if scheduler else None
+        try:
+            result = run_compare(
+                spec_a,
+                spec_b,
+                settings,
+                progress,
+                executor,
+                model_a=model_a,
+                model_b=model_b,
+                base_tokenizer=base_tokenizer,
+            )
+        finally:
+            if executor is not None:
+                executor.close()
         if json_path is not None:
             json_format.write(result, json_path)
         if html_path is not None:
-            from plagiarism.report.html import write_html
-
-            write_html(result, html_path)
+            _write_html(result, html_path)
     except PlagiarismError as exc:
         _fail(str(exc))
         return
@@ -209,9 +228,7 @@ def report(result_json: Path, html_path: Path | None, top: int) -> None:
     try:
         result = json_format.read(result_json)
         if html_path is not None:
-            from plagiarism.report.html import write_html
-
-            write_html(result, html_path)
+            _write_html(result, html_path)
     except PlagiarismError as exc:
         _fail(str(exc))
         return
