@@ -1,22 +1,32 @@
-"""Where per-file work runs: in this process, or in a pool of local processes.
+"""Where per-file work runs: in this process, in a pool of local processes, or on a Dask cluster.
 
 The pipeline only ever calls `Executor.map`, so a distributed engine can take the same
 work (see docs/scale.md). Results come back in input order whatever runs them, so a
-comparison is identical for any number of workers.
+comparison is identical for any number of workers. The function and its items must be
+picklable and importable where they run: a Dask worker needs `plagiarism` installed, at the
+same version (the analysis cache rejects entries made by another engine).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Protocol, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from plagiarism.errors import UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 # Below this many items a pool costs more to start than it saves.
 MIN_ITEMS_FOR_POOL = 64
+# Items per Dask task: one task per file would spend more time in the scheduler (~1 ms per
+# task) than a small file takes to parse; a few hundred tasks still balance the workers.
+DASK_BATCH = 16
+# How long to wait for a scheduler before telling the user it cannot be reached.
+DASK_CONNECT_TIMEOUT_S = 20
 
 
 class Executor(Protocol):
@@ -36,13 +46,14 @@ class Serial:
 class LocalProcesses:
     """A process pool started on first use; `jobs=0` means every core."""
 
-    def __init__(self, jobs: int = 0) -> None:
+    def __init__(self, jobs: int = 0, min_items: int = MIN_ITEMS_FOR_POOL) -> None:
         self.jobs = jobs or os.cpu_count() or 1
+        self.min_items = min_items
         self._pool: ProcessPoolExecutor | None = None
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         work = list(items)
-        if self.jobs <= 1 or len(work) < MIN_ITEMS_FOR_POOL:
+        if self.jobs <= 1 or len(work) < self.min_items:
             return map(fn, work)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.jobs)
@@ -53,3 +64,59 @@ class LocalProcesses:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+def _apply_batch(fn: Callable[[T], R], batch: Sequence[T]) -> list[R]:
+    return [fn(item) for item in batch]
+
+
+class DaskExecutor:
+    """Per-file work on a `dask.distributed` cluster (`pip install 'plagiarism[dask]'`).
+
+    Give a scheduler address (`tcp://host:8786`) or a ready `Client`; a client made here is
+    closed by `close()`, one passed in is left to its owner.
+    """
+
+    def __init__(
+        self, address: str | None = None, *, client: Any = None, batch: int = DASK_BATCH
+    ) -> None:
+        try:
+            from dask.distributed import Client
+        except ImportError as exc:
+            raise UsageError("--scheduler needs Dask: pip install 'plagiarism[dask]'") from exc
+        self.batch = max(1, batch)
+        self.tasks_submitted = 0
+        self._own = client is None
+        if client is None:
+            try:
+                client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        self._client = client
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        work = list(items)
+        batches = [work[i : i + self.batch] for i in range(0, len(work), self.batch)]
+        # pure=False: identical batches (the same file twice) must still each run once per call.
+        futures = self._client.map(partial(_apply_batch, fn), batches, pure=False)
+        self.tasks_submitted += len(futures)
+        return self._results(futures)
+
+    @staticmethod
+    def _results(futures: list[Any]) -> Iterator[R]:
+        # In submission order, one batch at a time, so memory holds what is being consumed.
+        for future in futures:
+            batch: list[R] = future.result()
+            future.release()
+            yield from batch
+
+    def close(self) -> None:
+        if self._own:
+            self._client.close()
+
+
+def make_executor(jobs: int, scheduler: str | None = None) -> Executor:
+    """The executor the CLI asks for: a Dask cluster when a scheduler is given, else local."""
+    if scheduler:
+        return DaskExecutor(scheduler)
+    return LocalProcesses(jobs) if jobs != 1 else Serial()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from plagiarism import __version__, sources
 from plagiarism.align import MAX_TOKENS, align
+from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
 from plagiarism.candidates import LocalIndex
 from plagiarism.config import Settings
 from plagiarism.executor import Executor, LocalProcesses, Serial
@@ -56,9 +57,11 @@ class SideData:
     warnings: tuple[Warning, ...]
 
 
-def _analyze(item: tuple[SourceFile, Side]) -> tuple[FileAnalysis, list[Warning]]:
+def _analyze_entry(item: tuple[SourceFile, Side]) -> bytes:
+    # Runs in a worker (maybe on another machine): the entry's bytes are what travels back,
+    # pickled once, and what the parent writes to its cache as they are.
     file, side = item
-    return analyze_file(file, side)
+    return encode_entry(file, analyze_file(file, side))
 
 
 def load_side(
@@ -72,16 +75,34 @@ def load_side(
     source = sources.resolve(spec, rev, settings, side)
     files, warnings = sources.read_files(source, settings, side)
     progress.stage(f"parsing {side.upper()}", total=len(files))
-    # The same content is parsed once per run, whatever its path or side.
+    cache = AnalysisCache(settings.cache_dir)
+    # The same content is parsed once per run, whatever its path or side (side B finds the
+    # entries side A just wrote), and once ever while the cache keeps it.
     unique: dict[str, SourceFile] = {}
     for f in files:
         unique.setdefault(f.sha256, f)
     by_hash: dict[str, tuple[FileAnalysis, list[Warning]]] = {}
-    for f, out in zip(
-        unique.values(), executor.map(_analyze, [(f, side) for f in unique.values()]), strict=True
-    ):
-        by_hash[f.sha256] = out
+    todo: list[SourceFile] = []
+    for f in unique.values():
+        cached = cache.get(f)
+        if cached is None:
+            todo.append(f)
+        else:
+            by_hash[f.sha256] = cached
+            progress.advance()
+    for f, entry in zip(todo, executor.map(_analyze_entry, [(f, side) for f in todo]), strict=True):
+        by_hash[f.sha256] = decode_entry(entry, f)
+        cache.put(f, entry)
         progress.advance()
+    if cache.stats.writes:
+        cache.evict()
+    log.info(
+        "analysis cache %s: %d hits, %d misses, %d corrupt",
+        side.upper(),
+        cache.stats.hits,
+        cache.stats.misses,
+        cache.stats.corrupt,
+    )
     analyses = []
     all_warnings = list(warnings)
     for f in files:
@@ -89,7 +110,8 @@ def load_side(
         if analysis.path != f.path:
             analysis = dataclasses.replace(analysis, path=f.path)
         analyses.append(analysis)
-        all_warnings.extend(dataclasses.replace(w, path=f.path) for w in file_warnings)
+        # A cached analysis may come from another path or side with the same content.
+        all_warnings.extend(dataclasses.replace(w, path=f.path, side=side) for w in file_warnings)
     return SideData(
         source=source,
         files=tuple(files),

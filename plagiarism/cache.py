@@ -1,0 +1,272 @@
+"""Per-file analysis kept on disk, addressed by content, so each file is parsed once ever.
+
+An entry is found by the SHA-256 of the file's bytes and its kind, under a folder named after
+the cache format and the *engine*: a digest of the source of the modules whose output the entry
+holds (parse, normalize, notebooks, model) and of the tree-sitter versions. Changing any of them
+moves every lookup to a fresh folder, so a stale analysis is never served; the old folders
+age out through the size limit.
+
+Entries are pickles because only this program writes them. They are still never trusted: each
+carries a header (magic, format, engine, file digest, the CRC of the text it was made from,
+payload length and a BLAKE2 digest of the payload) that is checked before unpickling, and the
+result's types are checked after. Anything that does not check out is counted as corrupt,
+recomputed and overwritten. Writes go to a temporary file renamed into place, so concurrent
+runs sharing a cache folder never see half an entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import pickle
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from plagiarism.model import SourceFile, Warning
+from plagiarism.normalize import FileAnalysis
+
+log = logging.getLogger(__name__)
+
+# Bump when the entry layout changes (header or payload shape).
+CACHE_FORMAT = 1
+# 4 GiB holds the analyses of about 40 repositories the size of transformers (1M lines each,
+# ~100 MB of entries); older entries are evicted first.
+DEFAULT_MAX_BYTES = 4 << 30
+# Evicting down to this share of the limit leaves room so that not every run rescans.
+EVICT_TO = 0.8
+
+_MAGIC = b"PLAGFA\x00\x01"
+# magic, format, engine digest, file sha256, text crc32, text length, payload length, payload digest
+_HEADER = struct.Struct("<8sI16s32sIQQ16s")
+_ENGINE_MODULES = ("parse.py", "normalize.py", "notebooks.py", "model.py")
+_ENGINE_DISTRIBUTIONS = ("tree-sitter", "tree-sitter-python")
+
+Analysis = tuple[FileAnalysis, list[Warning]]
+
+
+@lru_cache(maxsize=1)
+def engine_digest() -> bytes:
+    """Digest of everything an analysis depends on besides the file: an engine change
+    (a new normalisation rule, another grammar version) must invalidate old entries."""
+    return engine_digest_of(Path(__file__).resolve().parent)
+
+
+def engine_digest_of(package: Path) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"format={CACHE_FORMAT}".encode())
+    for name in _ENGINE_MODULES:
+        h.update(name.encode())
+        h.update((package / name).read_bytes())
+    for dist in _ENGINE_DISTRIBUTIONS:
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        h.update(f"{dist}={version}".encode())
+    return h.digest()
+
+
+def text_crc(text: str) -> tuple[int, int]:
+    """A cheap check that an entry was made from the text we are about to analyse (the text
+    of a file is derived from its bytes by decoding rules that live outside the engine)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return zlib.crc32(data), len(data)
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """Counters a test or `-v` can read: reuse is counted, not timed."""
+
+    hits: int = 0
+    misses: int = 0
+    corrupt: int = 0
+    writes: int = 0
+    write_errors: int = 0
+    evicted: int = 0
+
+    def add(self, other: CacheStats) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# Counters summed over every cache used in this process (a CLI run, or a test's calls).
+TOTALS = CacheStats()
+
+
+def encode_entry(file: SourceFile, analysis: Analysis) -> bytes:
+    """The bytes of one entry. Runs where the analysis was made (a worker, maybe remote),
+    so the result travels back pickled once and the parent only writes bytes."""
+    payload = pickle.dumps(analysis, protocol=pickle.HIGHEST_PROTOCOL)
+    crc, length = text_crc(file.text)
+    header = _HEADER.pack(
+        _MAGIC,
+        CACHE_FORMAT,
+        engine_digest(),
+        bytes.fromhex(file.sha256),
+        crc,
+        length,
+        len(payload),
+        hashlib.blake2b(payload, digest_size=16).digest(),
+    )
+    return header + payload
+
+
+class CorruptEntry(Exception):
+    """An entry failed a check; internal, never shown to users (the entry is recomputed)."""
+
+
+def decode_entry(data: bytes, file: SourceFile) -> Analysis:
+    """Check an entry against the file it should describe; raise CorruptEntry on any doubt."""
+    if len(data) < _HEADER.size:
+        raise CorruptEntry("truncated header")
+    magic, fmt, engine, sha, crc, length, size, digest = _HEADER.unpack_from(data)
+    if magic != _MAGIC or fmt != CACHE_FORMAT or engine != engine_digest():
+        raise CorruptEntry("foreign or stale entry")
+    if sha != bytes.fromhex(file.sha256) or (crc, length) != text_crc(file.text):
+        raise CorruptEntry("entry describes another file")
+    payload = memoryview(data)[_HEADER.size :]
+    if len(payload) != size or hashlib.blake2b(payload, digest_size=16).digest() != digest:
+        raise CorruptEntry("payload checksum mismatch")
+    try:
+        value = pickle.loads(payload)
+    except Exception as exc:  # a payload that passed its digest but not pickle: still corrupt
+        raise CorruptEntry(f"unreadable payload: {exc}") from exc
+    if (
+        not isinstance(value, tuple)
+        or len(value) != 2
+        or not isinstance(value[0], FileAnalysis)
+        or not isinstance(value[1], list)
+        or not all(isinstance(w, Warning) for w in value[1])
+    ):
+        raise CorruptEntry("unexpected payload type")
+    return value[0], value[1]
+
+
+@dataclass(slots=True)
+class AnalysisCache:
+    """Entries under `root/analysis/v<format>/<engine>/ab/cdef….pickle`."""
+
+    root: Path
+    max_bytes: int = DEFAULT_MAX_BYTES
+    stats: CacheStats = field(default_factory=CacheStats)
+
+    @property
+    def base(self) -> Path:
+        return self.root / "analysis"
+
+    def folder(self) -> Path:
+        return self.base / f"v{CACHE_FORMAT}" / engine_digest().hex()
+
+    def path_for(self, file: SourceFile) -> Path:
+        sha = file.sha256
+        return self.folder() / sha[:2] / f"{sha[2:]}.{file.kind}.pickle"
+
+    def get(self, file: SourceFile) -> Analysis | None:
+        """The cached analysis of this file's content, or None (missing or failed a check)."""
+        path = self.path_for(file)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            self._count_miss()
+            return None
+        except OSError as exc:
+            log.info("analysis cache: cannot read %s (%s)", path, exc)
+            self._count_miss()
+            return None
+        try:
+            value = decode_entry(data, file)
+        except CorruptEntry as exc:
+            log.warning("analysis cache: recomputing %s (%s)", file.path, exc)
+            self.stats.corrupt += 1
+            TOTALS.corrupt += 1
+            self._count_miss()
+            return None
+        self.stats.hits += 1
+        TOTALS.hits += 1
+        try:
+            # Recency for eviction; mtime because atime is often not kept (noatime, relatime).
+            os.utime(path)
+        except OSError:
+            pass
+        return value
+
+    def _count_miss(self) -> None:
+        self.stats.misses += 1
+        TOTALS.misses += 1
+
+    def put(self, file: SourceFile, entry: bytes) -> None:
+        """Store an entry made by `encode_entry`. A cache that cannot be written only costs time."""
+        path = self.path_for(file)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(entry)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            log.info("analysis cache: cannot write %s (%s)", path, exc)
+            self.stats.write_errors += 1
+            TOTALS.write_errors += 1
+            return
+        self.stats.writes += 1
+        TOTALS.writes += 1
+
+    def entries(self) -> Iterator[tuple[Path, int, float]]:
+        """(path, size, mtime) of every entry, of any format or engine."""
+        stack = [self.base]
+        while stack:
+            folder = stack.pop()
+            try:
+                it = os.scandir(folder)
+            except OSError:
+                continue
+            with it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            st = entry.stat(follow_symlinks=False)
+                            yield Path(entry.path), st.st_size, st.st_mtime
+                    except OSError:
+                        continue
+
+    def size(self) -> int:
+        return sum(size for _, size, _ in self.entries())
+
+    def evict(self) -> int:
+        """Delete least recently used entries until the cache fits its limit again."""
+        found = list(self.entries())
+        total = sum(size for _, size, _ in found)
+        if total <= self.max_bytes:
+            return 0
+        target = int(self.max_bytes * EVICT_TO)
+        removed = 0
+        for path, size, _ in sorted(found, key=lambda e: e[2]):
+            if total <= target:
+                break
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            total -= size
+            removed += 1
+        self.stats.evicted += removed
+        TOTALS.evicted += removed
+        log.info(
+            "analysis cache: evicted %d entries to stay under %d bytes", removed, self.max_bytes
+        )
+        return removed

@@ -1,0 +1,174 @@
+"""Per-file work: the same result for any --jobs, reuse of the on-disk cache, recomputation of a
+damaged entry, and the same result on a two-worker Dask cluster as on this machine."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plagiarism.cache import AnalysisCache
+from plagiarism.config import Settings
+from plagiarism.executor import MIN_ITEMS_FOR_POOL, Serial
+from plagiarism.pipeline import compare
+from tests.conftest import CORPORA
+
+VLM = CORPORA / "vlm"
+COPIES = 7  # enough distinct files per side for the process pool to start
+
+
+def _spread(src: Path, dst: Path) -> int:
+    """COPIES of a project under one root, each file made distinct by a trailing comment, so the
+    run has more distinct contents than the pool's threshold."""
+    count = 0
+    for i in range(COPIES):
+        for path in sorted(src.rglob("*")):
+            if path.suffix not in (".py", ".ipynb"):
+                continue
+            target = dst / f"copy{i}" / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".py":
+                target.write_text(path.read_text(encoding="utf-8") + f"\n# copy {i}\n")
+            else:
+                shutil.copyfile(path, target)
+            count += 1
+    return count
+
+
+@pytest.fixture(scope="module")
+def sides(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("sides")
+    n_a = _spread(VLM / "original", root / "a")
+    n_b = _spread(VLM / "disguised", root / "b")
+    assert min(n_a, n_b) >= MIN_ITEMS_FOR_POOL
+    assert min(len(distinct(root / "a")), len(distinct(root / "b"))) >= MIN_ITEMS_FOR_POOL
+    return root / "a", root / "b"
+
+
+def distinct(root: Path) -> set[str]:
+    """The distinct contents of a side's files: what the cache holds one entry for."""
+    return {
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.suffix in (".py", ".ipynb")
+    }
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    # A fixed hash seed: the runs compared here differ only in what is under test.
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "plagiarism.cli", "-v", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+
+
+def counts(stderr: str) -> dict[str, tuple[int, int, int]]:
+    """Side -> (hits, misses, corrupt), from the cache line `-v` logs for each side."""
+    found = re.findall(r"analysis cache ([AB]): (\d+) hits, (\d+) misses, (\d+) corrupt", stderr)
+    assert len(found) == 2, stderr
+    return {side: (int(h), int(m), int(c)) for side, h, m, c in found}
+
+
+def result(path: Path) -> dict[str, object]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_any_number_of_jobs_gives_the_same_result(sides: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = sides
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.json"
+        res = run(
+            "compare", str(a), str(b), "-q", "--jobs", jobs,
+            "--cache-dir", str(tmp_path / f"cache{jobs}"), "--json", str(out),
+        )  # fmt: skip
+        assert res.returncode == 1, res.stderr
+        assert counts(res.stderr)["A"][1] >= MIN_ITEMS_FOR_POOL  # all computed, none reused
+        outputs.append(result(out))
+    assert outputs[0]["summary"] == outputs[1]["summary"]
+    assert outputs[0] == outputs[1]
+
+
+def test_a_warm_cache_is_reused_and_changes_nothing(
+    sides: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = sides
+    cache = tmp_path / "cache"
+    cold_json, warm_json = tmp_path / "cold.json", tmp_path / "warm.json"
+    cold = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(cold_json))
+    warm = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(warm_json))
+    assert cold.returncode == warm.returncode == 1, cold.stderr + warm.stderr
+    unique_a, unique_b = distinct(a), distinct(b)
+    before, after = counts(cold.stderr), counts(warm.stderr)
+    assert before["A"] == (0, len(unique_a), 0)
+    # B reuses what A just stored when both sides hold the same content.
+    shared = len(unique_a & unique_b)
+    assert before["B"] == (shared, len(unique_b) - shared, 0)
+    assert after["A"] == (len(unique_a), 0, 0)
+    assert after["B"] == (len(unique_b), 0, 0)
+    assert result(cold_json) == result(warm_json)
+
+
+def test_a_corrupted_entry_is_recomputed(sides: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = sides
+    cache = tmp_path / "cache"
+    first = tmp_path / "first.json"
+    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(first))
+    assert res.returncode == 1, res.stderr
+    entries = sorted(p for p, _, _ in AnalysisCache(cache).entries())
+    victim = entries[len(entries) // 2]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the payload
+    victim.write_bytes(bytes(data))
+
+    second = tmp_path / "second.json"
+    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(second))
+    got = counts(res.stderr)
+    assert sum(c for _, _, c in got.values()) == 1
+    assert sum(m for _, m, _ in got.values()) == 1
+    assert "analysis cache: recomputing" in res.stderr
+    assert result(first) == result(second)
+    # The damaged entry was rewritten: a third run reuses everything.
+    third = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache))
+    assert all(m == 0 and c == 0 for _, m, c in counts(third.stderr).values())
+
+
+def test_a_dask_cluster_gives_the_same_result_as_this_machine(
+    sides: tuple[Path, Path], tmp_path: Path
+) -> None:
+    if os.environ.get("CI") != "true":
+        pytest.importorskip(
+            "dask.distributed", reason="Dask is the optional extra plagiarism[dask]"
+        )
+    from dask.distributed import Client, LocalCluster
+
+    from plagiarism.executor import DaskExecutor
+
+    a, b = sides
+    local = compare(a, b, Settings(cache_dir=tmp_path / "local", jobs=1), executor=Serial())
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        executor = DaskExecutor(client=client)
+        distributed = compare(a, b, Settings(cache_dir=tmp_path / "dask"), executor=executor)
+        assert executor.tasks_submitted > 0
+        assert len(client.scheduler_info()["workers"]) == 2
+    assert distributed.summary == local.summary
+    assert distributed == local

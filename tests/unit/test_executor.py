@@ -1,0 +1,60 @@
+"""Executors: same results in the same order, whatever runs the work."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from plagiarism.errors import UsageError
+from plagiarism.executor import LocalProcesses, Serial, make_executor
+
+
+def _pid_and_square(x: int) -> tuple[int, int]:
+    return os.getpid(), x * x
+
+
+def test_local_processes_keep_input_order_and_use_other_processes() -> None:
+    items = list(range(200))
+    pool = LocalProcesses(2, min_items=1)
+    try:
+        out = list(pool.map(_pid_and_square, items))
+    finally:
+        pool.close()
+    assert [sq for _, sq in out] == [x * x for x in items]
+    assert {pid for pid, _ in out} - {os.getpid()}, "the work must run in worker processes"
+
+
+def test_small_batches_stay_in_process() -> None:
+    pool = LocalProcesses(2)
+    try:
+        out = list(pool.map(_pid_and_square, range(5)))
+    finally:
+        pool.close()
+    assert {pid for pid, _ in out} == {os.getpid()}
+
+
+def test_one_job_means_serial() -> None:
+    assert isinstance(make_executor(1), Serial)
+    assert isinstance(make_executor(0), LocalProcesses)
+    assert make_executor(0).jobs == (os.cpu_count() or 1)  # type: ignore[attr-defined]
+
+
+def test_an_unreachable_scheduler_is_a_one_line_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("dask.distributed", reason="Dask is an optional extra")
+    from plagiarism import executor as executor_mod
+
+    monkeypatch.setattr(executor_mod, "DASK_CONNECT_TIMEOUT_S", 2)
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        make_executor(0, "tcp://127.0.0.1:9")
+
+
+def test_without_dask_the_scheduler_flag_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # makes the import fail
+    with pytest.raises(UsageError, match=r"pip install 'plagiarism\[dask\]'"):
+        make_executor(0, "tcp://127.0.0.1:8786")
