@@ -39,6 +39,10 @@ GENERIC = frozenset(
 # A long run must carry at least this many anchors (symbols outside GENERIC and the
 # placeholders) to count. 2, not 1: one shared `torch.nn.Module` base is not a copy.
 MIN_ANCHORS = 2
+# ... and at least this share of its tokens: a long chain of `self.$a = $v` stores with one
+# idiom at its end (`[g["lr"] for g in opt.param_groups]`) is still boilerplate, while
+# copied layer definitions (`self.$a = torch.nn.Linear ( $v $v )`) carry one anchor in 8.
+MIN_ANCHOR_DENSITY = 0.1
 
 
 def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
@@ -162,7 +166,7 @@ def align(
         tiles = [
             t
             for t in tile(a.syms, b.syms, min_match)
-            if anchors(b.syms, t.b, t.length) >= MIN_ANCHORS
+            if anchors(b.syms, t.b, t.length) >= max(MIN_ANCHORS, MIN_ANCHOR_DENSITY * t.length)
         ]
         if tiles and short_match is not None and short_match < min_match:
             names = _name_map(a, b, tiles)

@@ -88,11 +88,6 @@ def test_no_new_false_alarm_on_honest_code(outcome: Outcome) -> None:
     assert sorted(set(outcome.false_alarms) - known) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="honest __init__s that store their arguments as "
-    "attributes normalize alike (see docs/benchmarks.md, ## Disguise)",
-)
 def test_no_false_alarm_at_all(outcome: Outcome) -> None:
     assert outcome.false_alarms == []
 
