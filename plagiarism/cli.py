@@ -11,13 +11,16 @@ import logging
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from plagiarism import __version__
 from plagiarism.config import Settings
-from plagiarism.errors import PlagiarismError
+from plagiarism.errors import PlagiarismError, UsageError
+
+if TYPE_CHECKING:
+    from plagiarism.model import Result
 
 EXIT_CLEAN, EXIT_FINDING, EXIT_ERROR = 0, 1, 2
 
@@ -85,7 +88,7 @@ def _config_defaults() -> dict[str, Any]:
     return {"compare": values}
 
 
-def _write_html(result: Any, path: Path) -> None:
+def _write_html(result: Result, path: Path) -> None:
     from plagiarism.report.html import write_html
 
     written = write_html(result, path)
@@ -93,9 +96,22 @@ def _write_html(result: Any, path: Path) -> None:
         click.echo(f"wrote {len(written)} pages: {path} and the pages next to it", err=True)
 
 
-def _fail(message: str) -> None:
+def _fail(exc: PlagiarismError | OSError) -> NoReturn:
+    """One line on stderr and exit 2: input the user can fix is never a traceback."""
+    if isinstance(exc, OSError):
+        message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+    else:
+        message = str(exc)
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _finish(result: Result, top: int, quiet: bool) -> NoReturn:
+    from plagiarism.report import text
+
+    if not quiet:
+        click.echo(text.render(result, top=top))
+    sys.exit(EXIT_FINDING if result.finding else EXIT_CLEAN)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -173,15 +189,15 @@ def compare(
     from plagiarism import sources
     from plagiarism.executor import make_executor
     from plagiarism.pipeline import compare as run_compare
-    from plagiarism.report import json_format, text
+    from plagiarism.report import json_format
 
     try:
         spec_a, rev_a = sources.split_rev(source_a)
         spec_b, rev_b = sources.split_rev(source_b)
         if rev_a and flags.get("rev_a"):
-            raise PlagiarismError("give the revision of A once: either SOURCE_A@REV or --rev-a")
+            raise UsageError("give the revision of A once: either SOURCE_A@REV or --rev-a")
         if rev_b and flags.get("rev_b"):
-            raise PlagiarismError("give the revision of B once: either SOURCE_B@REV or --rev-b")
+            raise UsageError("give the revision of B once: either SOURCE_B@REV or --rev-b")
         flags["rev_a"] = flags.get("rev_a") or rev_a
         flags["rev_b"] = flags.get("rev_b") or rev_b
         quiet = bool(flags.get("quiet"))
@@ -206,15 +222,9 @@ def compare(
             json_format.write(result, json_path)
         if html_path is not None:
             _write_html(result, html_path)
-    except PlagiarismError as exc:
-        _fail(str(exc))
-        return
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        return
-    if not quiet:
-        click.echo(text.render(result, top=top))
-    sys.exit(EXIT_FINDING if result.finding else EXIT_CLEAN)
+    except (PlagiarismError, OSError) as exc:
+        _fail(exc)
+    _finish(result, top, quiet)
 
 
 @main.command()
@@ -223,20 +233,15 @@ def compare(
 @click.option("--top", type=int, default=15, show_default=True)
 def report(result_json: Path, html_path: Path | None, top: int) -> None:
     """Show a saved JSON result again (and render it as HTML with --html)."""
-    from plagiarism.report import json_format, text
+    from plagiarism.report import json_format
 
     try:
         result = json_format.read(result_json)
         if html_path is not None:
             _write_html(result, html_path)
-    except PlagiarismError as exc:
-        _fail(str(exc))
-        return
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        return
-    click.echo(text.render(result, top=top))
-    sys.exit(EXIT_FINDING if result.finding else EXIT_CLEAN)
+    except (PlagiarismError, OSError) as exc:
+        _fail(exc)
+    _finish(result, top, quiet=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
