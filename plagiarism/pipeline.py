@@ -13,6 +13,7 @@ from pathlib import Path
 
 from plagiarism import __version__, sources
 from plagiarism.align import MAX_TOKENS, align
+from plagiarism.artifacts import compare_artifacts, is_finding
 from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
 from plagiarism.candidates import LocalIndex
 from plagiarism.config import Settings
@@ -221,21 +222,15 @@ def compare(
     matching = build(units_a, units_b, scored, settings)
 
     warnings = list(a.warnings) + list(b.warnings) + unit_warnings
-    artifacts = None
-    try:
-        from plagiarism.artifacts import compare_artifacts
-    except ImportError:  # pragma: no cover - the artifacts stage is optional at import time
-        compare_artifacts = None  # type: ignore[assignment]
-    if compare_artifacts is not None:
-        progress.stage("artifacts")
-        artifacts, artifact_warnings = compare_artifacts(
-            Path(a.source.root),
-            Path(b.source.root),
-            model_a=model_a,
-            model_b=model_b,
-            base_tokenizer=base_tokenizer,
-        )
-        warnings.extend(artifact_warnings)
+    progress.stage("artifacts")
+    artifacts, artifact_warnings = compare_artifacts(
+        Path(a.source.root),
+        Path(b.source.root),
+        model_a=model_a,
+        model_b=model_b,
+        base_tokenizer=base_tokenizer,
+    )
+    warnings.extend(artifact_warnings)
 
     similarity = matching.matched_tokens_b / matching.tokens_b if matching.tokens_b else 0.0
     summary = Summary(
@@ -270,5 +265,5 @@ def compare(
         warnings=tuple(warnings),
         blobs=blobs,
         artifacts=artifacts,
-        finding=any(not p.backed_only for p in matching.pairs),
+        finding=any(not p.backed_only for p in matching.pairs) or is_finding(artifacts),
     )

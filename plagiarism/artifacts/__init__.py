@@ -213,3 +213,23 @@ def summary_lines(artifacts: dict[str, object]) -> list[str]:
     if not lines:
         lines.append("artifacts: found on one side only, nothing compared")
     return lines
+
+
+# Weight verdicts that mean B's checkpoint was derived from A's.
+DERIVED_WEIGHTS = frozenset({"same-plus-noise", "fine-tuned"})
+
+
+def is_finding(artifacts: dict[str, object] | None) -> bool:
+    """Artifact evidence that counts as a finding (exit code 1) on its own.
+
+    B's weights derived from A's, or special tokens that both define beyond any common base
+    tokenizer (the fingerprint that gave the 2024 copy away). A shared base tokenizer or
+    the same architecture alone are what honest siblings share, and are not findings.
+    """
+    if not artifacts:
+        return False
+    weights = artifacts.get("weights")
+    if isinstance(weights, dict) and weights.get("verdict") in DERIVED_WEIGHTS:
+        return True
+    tokenizer = artifacts.get("tokenizer")
+    return isinstance(tokenizer, dict) and bool(tokenizer.get("shared_special_tokens"))

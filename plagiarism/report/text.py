@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from plagiarism.artifacts import summary_lines
 from plagiarism.model import Result, Source
 
 
@@ -47,12 +48,7 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
         if len(result.renames) > renames:
             lines.append(f"  ... {len(result.renames) - renames} more")
     if result.artifacts:
-        try:
-            from plagiarism.artifacts import summary_lines
-
-            extra = summary_lines(result.artifacts)
-        except ImportError:  # pragma: no cover - artifacts stage not installed
-            extra = []
+        extra = summary_lines(result.artifacts)
         if extra:
             lines += ["", "Model artifacts:"] + [f"  {x}" for x in extra]
     skipped = [w for w in result.warnings if w.skipped]
