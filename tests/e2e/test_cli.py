@@ -45,7 +45,7 @@ def get_1d_sincos(embed_dim, pos):
     return torch.cat([torch.sin(out), torch.cos(out)], dim=1)
 '''
 
-DISGUISED = '''
+DISGUISED = """
 import torch.nn as nn
 import torch
 
@@ -72,9 +72,9 @@ class Projection(nn.Module):
         res = self.cross(lat.unsqueeze(1).repeat(1, bs, 1), feats, feats, key_padding_mask=pad)[0]
         res = res.permute(1, 0, 2)
         return res @ self.out_mat
-'''
+"""
 
-UNRELATED = '''
+UNRELATED = """
 import json
 
 
@@ -90,7 +90,7 @@ def summarize(rows):
             if isinstance(value, (int, float)):
                 totals[key] = totals.get(key, 0) + value
     return sorted(totals.items(), key=lambda kv: -kv[1])
-'''
+"""
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -160,7 +160,13 @@ def test_the_head_revision_holds_no_copy_and_exits_zero(
 
 def test_a_second_run_reuses_the_clone(repos: dict[str, Path], tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    args = ("compare", f"file://{repos['orig']}@v1", str(repos["suspect"]), "--cache-dir", str(cache))
+    args = (
+        "compare",
+        f"file://{repos['orig']}@v1",
+        str(repos["suspect"]),
+        "--cache-dir",
+        str(cache),
+    )
     assert run(*args).returncode == 1
     clones = sorted(p.name for p in (cache / "clones").iterdir())
     assert len(clones) == 1

@@ -41,7 +41,11 @@ def test_noised_weights_and_copied_special_tokens_are_findings(tmp_path: Path) -
     assert art["weights"]["verdict"] == "same-plus-noise"
     assert abs(art["weights"]["noise_std"] - 1e-3) < 2e-4
     assert art["weights"]["tensors_paired"] > 0
-    assert sorted(art["tokenizer"]["shared_special_tokens"]) == ["</slice>", "<image_id>", "<slice>"]
+    assert sorted(art["tokenizer"]["shared_special_tokens"]) == [
+        "</slice>",
+        "<image_id>",
+        "<slice>",
+    ]
     assert "Model artifacts:" in res.stdout and "same-plus-noise" in res.stdout
 
 

@@ -5,7 +5,7 @@ corpora/vlm/truth.json, written when the disguise was made."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 from plagiarism import Settings, compare
 from plagiarism.model import Result
@@ -15,7 +15,7 @@ VLM = CORPORA / "vlm"
 TRUTH = json.loads((VLM / "truth.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def result(suspect: str) -> Result:
     return compare(VLM / "original", VLM / suspect, Settings(jobs=1))
 

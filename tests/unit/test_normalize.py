@@ -54,9 +54,11 @@ SLOTS = sorted(set(re.findall(r"\{(\w+)\}", TEMPLATE)))
 BASE_NAMES = {s: s for s in SLOTS}
 
 identifier = st.from_regex(r"[a-z][a-z0-9_]{2,10}", fullmatch=True).filter(
-    lambda s: not keyword.iskeyword(s)
-    and s not in dir(__builtins__)
-    and s not in {"math", "torch", "nn", "np", "self", "super"}
+    lambda s: (
+        not keyword.iskeyword(s)
+        and s not in dir(__builtins__)
+        and s not in {"math", "torch", "nn", "np", "self", "super"}
+    )
 )
 
 
@@ -99,7 +101,9 @@ def test_renaming_is_visible_in_idents_for_the_rename_map() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(st.data())
-def test_comments_docstrings_and_blank_lines_leave_fingerprints_unchanged(data: st.DataObject) -> None:
+def test_comments_docstrings_and_blank_lines_leave_fingerprints_unchanged(
+    data: st.DataObject,
+) -> None:
     lines = render(BASE_NAMES).splitlines()
     out = []
     for line in lines:
@@ -119,7 +123,9 @@ def test_reformatting_and_parentheses_leave_fingerprints_unchanged() -> None:
     code = render(BASE_NAMES)
     reformatted = ast.unparse(ast.parse(code))  # new layout, quotes, parentheses dropped
     assert prints(reformatted) == prints(code)
-    wrapped = code.replace("self.qkv = nn.Linear(dim, dim * 3)", "self.qkv = (nn.Linear(\n  dim,\n  (dim * 3)))")
+    wrapped = code.replace(
+        "self.qkv = nn.Linear(dim, dim * 3)", "self.qkv = (nn.Linear(\n  dim,\n  (dim * 3)))"
+    )
     assert prints(wrapped) == prints(code)
 
 
@@ -152,9 +158,13 @@ def test_import_styles_read_alike() -> None:
     styled = code.replace("from torch import nn\n", "import torch.nn as nn\n")
     styled = styled.replace("import numpy as np\n", "import numpy\nnp = None\n")
     assert prints(code.replace("from torch import nn\n", "import torch.nn as nn\n")) == prints(code)
-    aliased = code.replace("import torch\n", "import torch as T\n").replace("torch.softmax", "T.softmax")
+    aliased = code.replace("import torch\n", "import torch as T\n").replace(
+        "torch.softmax", "T.softmax"
+    )
     assert prints(aliased) == prints(code)
-    from_import = code.replace("import math\n", "from math import sqrt\n").replace("math.sqrt", "sqrt")
+    from_import = code.replace("import math\n", "from math import sqrt\n").replace(
+        "math.sqrt", "sqrt"
+    )
     assert prints(from_import) == prints(code)
 
 
@@ -221,7 +231,9 @@ def test_files_that_do_not_parse_fully_keep_their_good_units_and_warn() -> None:
 
 
 def test_project_modules_imported_by_absolute_name_are_placeholders() -> None:
-    a = SourceFile(path="pkg/model.py", sha256="1", text="from pkg.layers import Block\nx = Block(3)\n")
+    a = SourceFile(
+        path="pkg/model.py", sha256="1", text="from pkg.layers import Block\nx = Block(3)\n"
+    )
     b = SourceFile(path="pkg/layers.py", sha256="2", text="class Block:\n    pass\n")
     analyses = [analyze_file(f, "a")[0] for f in (a, b)]
     units, _ = resolve_side(analyses, "a")
