@@ -112,8 +112,24 @@ def _segment(sf: SourceFile, node: ast.stmt) -> str:
     return "\n".join(lines[start - 1:node.end_lineno])
 
 
+def _only_imports(stmts: list[ast.stmt]) -> bool:
+    return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) or (
+        isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in stmts)
+
+
 def _imports(sf: SourceFile) -> list[ast.stmt]:
-    return [s for s in sf.tree.body if isinstance(s, (ast.Import, ast.ImportFrom))]
+    """Module imports, guarded ones included (`if is_x_available(): import x`, `try: import x
+    except ImportError: ...`): a copier takes them along, or the copy would not run."""
+    out: list[ast.stmt] = []
+    for s in sf.tree.body:
+        if isinstance(s, (ast.Import, ast.ImportFrom)):
+            out.append(s)
+        elif isinstance(s, ast.If) and _only_imports(s.body) and _only_imports(s.orelse):
+            out.append(s)
+        elif isinstance(s, ast.Try) and _only_imports(s.body) and all(
+                _only_imports(h.body) for h in s.handlers):
+            out.append(s)
+    return out
 
 
 def verbatim_file(sf: SourceFile, nodes: list[ast.stmt]) -> str:
