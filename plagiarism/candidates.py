@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 from datasketch import MinHash, MinHashLSH
 
-from plagiarism.fingerprint import UnitPrint
+from plagiarism.fingerprint import U64, UnitPrint
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,14 @@ class LocalIndex:
         self._a = list(prints_a)
         self._min_containment = min_containment
         self._max_per_unit = max_per_unit
+        self._num_perm = num_perm
         self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
+        # Only the signature matters to the LSH; sharing one permutation table saves drawing
+        # 2 x num_perm random numbers per MinHash object (most of the index build time).
+        self._perms = MinHash(num_perm=num_perm, scheme="legacy").permutations
         for p in self._a:
             if p.hashes.size:
-                self._lsh.insert(
-                    p.index, MinHash(num_perm=num_perm, hashvalues=p.signature, scheme="legacy")
-                )
+                self._lsh.insert(p.index, self._minhash(p))
         # Inverted index as two sorted arrays: (k-gram hash, unit index).
         if self._a:
             keys = np.concatenate([p.hashes for p in self._a])
@@ -73,18 +76,25 @@ class LocalIndex:
             owners = np.zeros(0, dtype=np.int64)
         order = np.argsort(keys, kind="stable")
         keys, owners = keys[order], owners[order]
-        uniq, starts, counts = np.unique(keys, return_index=True, return_counts=True)
+        uniq, counts = np.unique(keys, return_counts=True)
         common = uniq[counts > max_df]
         keep = ~np.isin(keys, common)
         self._keys = keys[keep]
         self._owners = owners[keep]
         self.stop_grams = int(common.size)
-        self._num_perm = num_perm
+
+    def _minhash(self, p: UnitPrint) -> MinHash:
+        return MinHash(
+            num_perm=self._num_perm,
+            hashvalues=p.signature,
+            permutations=self._perms,
+            scheme="legacy",
+        )
 
     def query(self, b: UnitPrint) -> list[Proposal]:
         if b.hashes.size == 0:
             return []
-        found: dict[int, int] = {}
+        total = int(b.hashes.size)
         lo = np.searchsorted(self._keys, b.hashes, side="left")
         hi = np.searchsorted(self._keys, b.hashes, side="right")
         hit = hi > lo
@@ -93,21 +103,34 @@ class LocalIndex:
                 [self._owners[s:e] for s, e in zip(lo[hit], hi[hit], strict=True)]
             )
             ids, counts = np.unique(owners, return_counts=True)
-            for i, c in zip(ids.tolist(), counts.tolist(), strict=True):
-                found[i] = c
-        lsh_hits = self._lsh.query(
-            MinHash(num_perm=self._num_perm, hashvalues=b.signature, scheme="legacy")
+        else:
+            ids = np.zeros(0, dtype=np.int64)
+            counts = np.zeros(0, dtype=np.int64)
+        lsh_hits = np.fromiter(self._lsh.query(self._minhash(b)), dtype=np.int64)
+        lsh_hits.sort()
+        # Units found through the inverted index count only their non-idiom k-grams, and pass
+        # on containment unless the LSH vouches for them.
+        keep = np.isin(ids, lsh_hits, assume_unique=True) | (
+            counts / total >= self._min_containment
         )
-        total = int(b.hashes.size)
-        proposals = []
-        for a_index in set(found) | set(lsh_hits):
-            shared = found.get(a_index)
-            if shared is None:
-                shared = int(np.intersect1d(self._a[a_index].hashes, b.hashes).size)
-            containment = shared / total
-            if a_index in lsh_hits or containment >= self._min_containment:
-                proposals.append(
-                    Proposal(a=a_index, b=b.index, shared=shared, containment=containment)
-                )
-        proposals.sort(key=lambda p: (-p.shared, p.a))
-        return proposals[: self._max_per_unit]
+        # Units only the LSH found share k-grams that are all idioms: count them exactly.
+        lsh_only = np.setdiff1d(lsh_hits, ids, assume_unique=True)
+        cand = np.concatenate([ids[keep], lsh_only])
+        shared = np.concatenate([counts[keep], self._shared(lsh_only, b.hashes)])
+        # Most shared first, then the lower unit index: one order whatever found them.
+        best = np.lexsort((cand, -shared))[: self._max_per_unit]
+        return [
+            Proposal(a=a, b=b.index, shared=n, containment=n / total)
+            for a, n in zip(cand[best].tolist(), shared[best].tolist(), strict=True)
+        ]
+
+    def _shared(self, units: npt.NDArray[np.int64], hashes: U64) -> npt.NDArray[np.int64]:
+        """Distinct k-grams each unit of A has in common with `hashes` (sorted, distinct)."""
+        if units.size == 0 or hashes.size == 0:
+            return np.zeros(units.size, dtype=np.int64)
+        arrays = [self._a[i].hashes for i in units.tolist()]
+        grams = np.concatenate(arrays)
+        owner = np.repeat(np.arange(units.size), [a.size for a in arrays])
+        pos = np.minimum(np.searchsorted(hashes, grams), hashes.size - 1)
+        present = hashes[pos] == grams
+        return np.bincount(owner[present], minlength=units.size).astype(np.int64)
