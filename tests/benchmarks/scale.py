@@ -1,0 +1,387 @@
+"""Scale benchmark: `plagiarism compare` on transformers 4.46.3 vs 4.47.0, beside Dolos and copydetect.
+
+    python tests/benchmarks/scale.py                # everything, writes docs/benchmarks.md ## Scale
+    python tests/benchmarks/scale.py --sizes 100,300 --tools ours --no-write
+
+The two transformers wheels are fetched with `pip download --no-deps` into a scratch folder
+(default $TMPDIR/plagiarism-scale, never the repository) and every .py file is extracted. For
+each size (files per side: the same relative paths on both sides, spread evenly over the
+tree) each tool runs as its own process group; wall time and the peak of the summed RSS of
+the whole tree (workers included; shared pages are counted once per process, so this is an
+upper bound) are sampled with psutil. Ours runs cold (empty cache) then warm (same cache).
+A run that passes the cap (15 minutes by default) is stopped and reported as such.
+The fitted exponent is the least-squares slope of log(time) against log(lines, both sides).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = Path(__file__).resolve().parent / "tools"
+VERSIONS = ("4.46.3", "4.47.0")
+SIZES = ("100", "300", "1000", "all")
+CAP_S = 15 * 60
+COPYDETECT = "0.5.0"
+BEGIN, END = "<!-- scale:begin (written by tests/benchmarks/scale.py) -->", "<!-- scale:end -->"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    seconds: float | None  # None: did not finish
+    peak_mib: float
+    note: str = ""
+
+    def cell(self) -> str:
+        if self.seconds is None:
+            return f"— ({self.note})"
+        return f"{self.seconds:.1f}"
+
+
+# ------------------------------------------------------------------------------ inputs
+def fetch_trees(work: Path) -> dict[str, Path]:
+    wheels = work / "wheels"
+    trees = {}
+    for version in VERSIONS:
+        tree = work / f"transformers-{version}"
+        if not tree.exists():
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                 f"transformers=={version}", "-d", str(wheels)],
+                check=True,
+            )  # fmt: skip
+            wheel = next(wheels.glob(f"transformers-{version}-*.whl"))
+            tmp = Path(tempfile.mkdtemp(dir=work))
+            with zipfile.ZipFile(wheel) as zf:
+                for name in zf.namelist():
+                    if name.endswith(".py") and not name.startswith("/") and ".." not in name:
+                        zf.extract(name, tmp)
+            tmp.rename(tree)
+        trees[version] = tree
+    return trees
+
+
+def py_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if p.is_file())
+
+
+def subset(trees: dict[str, Path], size: str, work: Path) -> tuple[Path, Path, int, int, int]:
+    """(a, b, files a, files b, lines a+b) for `size` files per side."""
+    a_root, b_root = trees[VERSIONS[0]], trees[VERSIONS[1]]
+    if size == "all":
+        a, b = a_root, b_root
+    else:
+        paths = py_files(a_root)
+        n = min(int(size), len(paths))
+        picked = [paths[i * len(paths) // n] for i in range(n)]
+        a = work / f"subset-{size}" / "a"
+        b = work / f"subset-{size}" / "b"
+        if not a.exists():
+            for rel in picked:
+                for src, dst in ((a_root, a), (b_root, b)):
+                    if (src / rel).is_file():
+                        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(src / rel, dst / rel)
+    files_a, files_b = py_files(a), py_files(b)
+    lines = sum(
+        (root / rel).read_bytes().count(b"\n") for root, rels in ((a, files_a), (b, files_b))
+        for rel in rels
+    )  # fmt: skip
+    return a, b, len(files_a), len(files_b), lines
+
+
+# ------------------------------------------------------------------------------ measuring
+def measure(
+    cmd: list[str], cap: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Run:
+    """Wall time and peak RSS of the process tree; stopped at `cap` seconds."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    root = psutil.Process(proc.pid)
+    peak = 0
+    timed_out = False
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        if time.perf_counter() - start > cap:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group we started, nothing else
+            timed_out = True
+            break
+        time.sleep(0.05)
+    proc.wait()
+    seconds = time.perf_counter() - start
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if timed_out:
+        return Run(None, peak / 2**20, f">{cap / 60:.0f} min")
+    if proc.returncode not in (0, 1):
+        last = err.strip().splitlines()[-1:] or ["?"]
+        return Run(None, peak / 2**20, f"failed: {last[0][:80]}")
+    return Run(seconds, peak / 2**20)
+
+
+def run_ours(a: Path, b: Path, cache: Path, out: Path, cap: float) -> Run:
+    cmd = [sys.executable, "-m", "plagiarism.cli", "compare", str(a), str(b), "-q",
+           "--cache-dir", str(cache), "--json", str(out)]  # fmt: skip
+    return measure(cmd, cap)
+
+
+def ensure_dolos(work: Path) -> Path:
+    folder = work / "dolos"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(TOOLS / "package.json", folder / "package.json")
+    shutil.copy(TOOLS / "dolos_runner.mjs", folder / "dolos_runner.mjs")
+    if not (folder / "node_modules" / "@dodona" / "dolos-lib").exists():
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder,
+            check=True,
+        )
+    return folder
+
+
+def ensure_copydetect(work: Path) -> Path:
+    venv = work / "tools-venv"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "--quiet", f"copydetect=={COPYDETECT}"], check=True
+    )
+    return py
+
+
+def case_file(a: Path, b: Path, work: Path, size: str) -> Path:
+    case = [{"id": f"transformers-{size}", "a_root": str(a), "b_root": str(b),
+             "a_files": py_files(a), "b_files": py_files(b), "judged_b": []}]  # fmt: skip
+    path = work / f"case-{size}.json"
+    path.write_text(json.dumps(case))
+    return path
+
+
+def run_dolos(folder: Path, case: Path, work: Path, cap: float) -> Run:
+    # Dolos keeps everything on the V8 heap; give it the machine's memory, not Node's default.
+    env = {**os.environ, "NODE_OPTIONS": "--max-old-space-size=16384"}
+    cmd = ["node", str(folder / "dolos_runner.mjs"), str(case), str(work / "dolos-out.json")]
+    return measure(cmd, cap, cwd=folder, env=env)
+
+
+def run_copydetect(py: Path, case: Path, work: Path, cap: float) -> Run:
+    cmd = [str(py), str(TOOLS / "pytools_runner.py"), "copydetect", str(case),
+           str(work / "copydetect-out.json")]  # fmt: skip
+    return measure(cmd, cap)
+
+
+# ------------------------------------------------------------------------------ report
+def exponent(points: list[tuple[int, float | None]]) -> str:
+    pts = [(math.log(x), math.log(y)) for x, y in points if y]
+    if len(pts) < 2:
+        return "—"
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    return f"{sum((x - mx) * (y - my) for x, y in pts) / sxx:.2f}" if sxx else "—"
+
+
+def machine() -> str:
+    cpu = platform.processor()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = psutil.virtual_memory().total / 2**30
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+        f"{mem:.0f} GiB, Python {platform.python_version()}, load average {load:.1f} at start"
+    )
+
+
+def versions(tools: set[str], work: Path) -> str:
+    from plagiarism import __version__
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    parts = [f"plagiarism {__version__} (commit {commit or '?'})"]
+    if "dolos" in tools:
+        pkg = work / "dolos" / "node_modules" / "@dodona"
+        for name in ("dolos-lib", "dolos-parsers"):
+            meta = pkg / name / "package.json"
+            if meta.exists():
+                parts.append(f"@dodona/{name} {json.loads(meta.read_text())['version']}")
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        parts.append(f"node {node}")
+    if "copydetect" in tools:
+        parts.append(f"copydetect {COPYDETECT}")
+    return ", ".join(parts)
+
+
+def render(rows: list[dict], meta: dict) -> str:
+    head = (
+        "| files per side (A / B) | lines A+B | ours cold s | ours warm s | ours peak MiB "
+        "| Dolos s | Dolos peak MiB | copydetect s | copydetect peak MiB | ours cold vs Dolos "
+        "| vs copydetect |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        cold, warm = r["ours_cold"], r["ours_warm"]
+        peak = max(cold.peak_mib, warm.peak_mib)
+        cells = [f"{r['files_a']} / {r['files_b']}", f"{r['lines']:,}", cold.cell(), warm.cell(),
+                 f"{peak:.0f}"]  # fmt: skip
+        ratios = []
+        for tool in ("dolos", "copydetect"):
+            other = r.get(tool)
+            if other is None:
+                cells += ["not run", ""]
+                ratios.append("")
+                continue
+            cells += [other.cell(), f"{other.peak_mib:.0f}"]
+            if other.seconds and cold.seconds:
+                ratios.append(f"{other.seconds / cold.seconds:.1f}×")
+            elif other.seconds is None and cold.seconds:
+                ratios.append("only ours finishes")
+            else:
+                ratios.append("")
+        lines.append("| " + " | ".join(cells + ratios) + " |")
+    fits = [
+        f"{name}: {exponent([(r['lines'], r[key].seconds) for r in rows if r.get(key)])}"
+        for name, key in (("ours cold", "ours_cold"), ("ours warm", "ours_warm"),
+                          ("Dolos", "dolos"), ("copydetect", "copydetect"))
+    ]  # fmt: skip
+    return "\n".join(
+        [
+            f"Command: `{meta['command']}`",
+            "",
+            f"Inputs: every .py file of the transformers {VERSIONS[0]} and {VERSIONS[1]} wheels "
+            "(`pip download --no-deps`); smaller sizes take the same relative paths on both "
+            "sides, spread evenly over the tree.",
+            "",
+            f"Versions: {meta['versions']}. Machine: {meta['machine']}. Cap: "
+            f"{meta['cap'] / 60:.0f} min per run. Date: {meta['date']}.",
+            "",
+            *lines,
+            "",
+            "Fitted exponent of time against lines (least squares on log-log): "
+            + "; ".join(fits)
+            + ".",
+            "",
+        ]
+    )
+
+
+def write_docs(text: str) -> None:
+    """Replace the generated block of `## Scale`; every other section stays as it is."""
+    doc = ROOT / "docs" / "benchmarks.md"
+    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    block = f"{BEGIN}\n{text}{END}"
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        new = head + block + rest.split(END, 1)[1]
+    elif "\n## Scale\n" in old:
+        head, rest = old.split("\n## Scale\n", 1)
+        new = head + "\n## Scale\n\n" + block + "\n" + rest
+    else:
+        new = old.rstrip("\n") + "\n\n## Scale\n\n" + block + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "plagiarism-scale")
+    ap.add_argument("--sizes", default=",".join(SIZES))
+    ap.add_argument("--tools", default="ours,dolos,copydetect")
+    ap.add_argument("--cap", type=float, default=CAP_S, help="seconds per run")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    args = ap.parse_args(argv)
+    work: Path = args.work.resolve()
+    if work == ROOT or ROOT in work.parents:
+        ap.error("--work must be outside the repository")
+    work.mkdir(parents=True, exist_ok=True)
+    tools = set(args.tools.split(","))
+    trees = fetch_trees(work)
+    dolos = ensure_dolos(work) if "dolos" in tools else None
+    copydetect = ensure_copydetect(work) if "copydetect" in tools else None
+    meta = {
+        "command": "python tests/benchmarks/scale.py"
+        + "".join(f" {a}" for a in (argv or sys.argv[1:])),
+        "machine": machine(),
+        "versions": versions(tools, work),
+        "cap": args.cap,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    rows: list[dict] = []
+    gave_up: set[str] = set()  # a tool that passed the cap at one size is not run on larger ones
+    for size in args.sizes.split(","):
+        a, b, files_a, files_b, lines = subset(trees, size, work)
+        row: dict = {"size": size, "files_a": files_a, "files_b": files_b, "lines": lines}
+        skipped = Run(None, 0.0, "passed the cap at a smaller size")
+        if "ours" in tools:
+            cache = work / f"cache-{size}"
+            shutil.rmtree(cache, ignore_errors=True)
+            row["ours_cold"] = (
+                skipped
+                if "ours_cold" in gave_up
+                else run_ours(a, b, cache, work / f"ours-{size}-cold.json", args.cap)
+            )
+            row["ours_warm"] = (
+                Run(None, 0.0, "cold run did not finish")
+                if row["ours_cold"].seconds is None
+                else run_ours(a, b, cache, work / f"ours-{size}-warm.json", args.cap)
+            )
+        case = case_file(a, b, work, size)
+        if dolos is not None:
+            row["dolos"] = skipped if "dolos" in gave_up else run_dolos(dolos, case, work, args.cap)
+        if copydetect is not None:
+            row["copydetect"] = (
+                skipped
+                if "copydetect" in gave_up
+                else run_copydetect(copydetect, case, work, args.cap)
+            )
+        for key, value in row.items():
+            if isinstance(value, Run) and value.seconds is None and value.note.startswith(">"):
+                gave_up.add(key)
+        rows.append(row)
+        print(
+            f"{size:>5} files: "
+            + ", ".join(f"{k} {v.cell()} s / {v.peak_mib:.0f} MiB" for k, v in row.items()
+                        if isinstance(v, Run)),
+            flush=True,
+        )  # fmt: skip
+        if "ours" in tools and not args.no_write:
+            write_docs(render(rows, meta))  # after each size, so a long run leaves its figures
+    if "ours" not in tools:
+        print("(the table needs ours; pass --tools ours,...)")
+        return 0
+    print(render(rows, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
