@@ -528,6 +528,27 @@ def breakdown(e: dict) -> str:
     return "\n".join(rows)
 
 
+def engine_commit() -> str:
+    """HEAD, and whether the engine's files differ from it (the engine measured is the work
+    tree, which may hold uncommitted changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "plagiarism"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return head + (" + uncommitted changes in plagiarism/" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Disguise benchmark (see module docstring).")
     ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "plagiarism-bench")
@@ -566,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
             explain(corpus, spec)
         return 0
     cases = load_cases(corpus)
+    commit = engine_commit()  # before the run: the engine is imported once, now
     wanted = [t.strip() for t in args.tools.split(",") if t.strip()]
     runs: list[ToolRun] = []
     tool_versions = []
@@ -603,15 +625,6 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown tool {name}")
     evals = [evaluate(r, cases) for r in runs]
     manifest = json.loads((corpus / "manifest.json").read_text())
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "?"
     counts: dict[str, int] = defaultdict(int)
     for c in cases:
         counts[c["level"]] += 1
