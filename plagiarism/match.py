@@ -26,7 +26,7 @@ from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
 
 # Components of the candidate graph larger than this are matched greedily (heaviest edge
 # first): the blossom algorithm is cubic, and such components are idioms, not copies.
-MAX_EXACT_COMPONENT = 400
+MAX_EXACT_COMPONENT = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +52,27 @@ def one_to_one(
     scored: Sequence[Scored],
     min_score: float,
     bonus: dict[tuple[int, int], float] | None = None,
+    fixed: frozenset[tuple[int, int]] = frozenset(),
 ) -> dict[int, Scored]:
-    """B index -> the chosen pair, maximising the total matched tokens (plus `bonus`)."""
+    """B index -> the chosen pair, maximising the total matched tokens (plus `bonus`).
+
+    `fixed` pairs (a, b) are taken first and their units leave the graph: a unit that is
+    the same code at the same path and name on both sides has no better partner, and
+    settling those first keeps the graph of a repository compared with its next version
+    (thousands of unchanged twins) small.
+    """
+    chosen: dict[int, Scored] = {}
+    taken_a: set[int] = set()
+    for s in scored:
+        if (s.a, s.b) in fixed and s.b not in chosen and s.a not in taken_a:
+            chosen[s.b] = s
+            taken_a.add(s.a)
     graph = nx.Graph()
     by_edge: dict[tuple[int, int], Scored] = {}
     for s in scored:
         if s.alignment.score < min_score or s.alignment.matched == 0:
+            continue
+        if s.b in chosen or s.a in taken_a:
             continue
         key = (s.a, s.b)
         by_edge[key] = s
@@ -67,7 +82,6 @@ def one_to_one(
         if bonus:
             weight += bonus.get(key, 0.0)
         graph.add_edge(("a", s.a), ("b", s.b), weight=weight)
-    chosen: dict[int, Scored] = {}
     for component in nx.connected_components(graph):
         sub = graph.subgraph(component)
         if sub.number_of_edges() == 1:
@@ -208,7 +222,14 @@ def build(
 ) -> Matching:
     threshold = settings.pair_threshold
     floor = min(threshold, settings.context_threshold)
-    first = one_to_one(scored, min_score=threshold)
+    fixed = frozenset(
+        (s.a, s.b)
+        for s in scored
+        if units_a[s.a].content_hash == units_b[s.b].content_hash
+        and units_a[s.a].qualname == units_b[s.b].qualname
+        and units_a[s.a].path == units_b[s.b].path
+    )
+    first = one_to_one(scored, min_score=threshold, fixed=fixed)
     linked = {
         (units_a[s.a].path, units_b[b].path)
         for b, s in first.items()
@@ -223,7 +244,7 @@ def build(
         or (s.alignment.score >= floor and (units_a[s.a].path, units_b[s.b].path) in linked)
     ]
     bonus = structural_bonus(eligible, first, units_a, units_b, floor)
-    chosen = one_to_one(eligible, min_score=floor, bonus=bonus) if eligible else {}
+    chosen = one_to_one(eligible, min_score=floor, bonus=bonus, fixed=fixed) if eligible else {}
     used_a = {s.a for s in chosen.values()}
 
     # Units of B left over but explained by an A unit already used: split helpers, duplicates.

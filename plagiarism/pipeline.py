@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from plagiarism import __version__, sources
-from plagiarism.align import MAX_TOKENS, align
+from plagiarism.align import MAX_TOKENS, Alignment, align
 from plagiarism.artifacts import compare_artifacts, is_finding
 from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
 from plagiarism.candidates import LocalIndex
@@ -124,35 +124,69 @@ def load_side(
 def score_candidates(
     units_a: Sequence[Unit], units_b: Sequence[Unit], settings: Settings, progress: Progress
 ) -> tuple[list[Scored], int]:
+    """Align each unit of B with the units of A the index proposes.
+
+    Real repositories repeat themselves (transformers holds the same method in dozens of
+    model files), so work is done once per *shape*: units of A with the same content hash
+    are indexed once, a unit of B is queried once per shape, and a pair of shapes is
+    aligned once (tiles depend only on the token symbols and on which names repeat, both
+    fixed by the content hash). A unit of B that has an exact twin in A is aligned with
+    its twins only: nothing can explain it better.
+    """
+    cap = settings.max_candidates_per_unit
+    short = settings.short_match or None
+    twins: dict[str, list[int]] = {}
+    for i, u in enumerate(units_a):
+        twins.setdefault(u.content_hash, []).append(i)
+    representatives = [group[0] for group in twins.values()]
     perms = Permutations.make(settings.num_perm)
-    prints_a = fingerprint_units(list(units_a), settings.kgram, perms)
-    prints_b = fingerprint_units(list(units_b), settings.kgram, perms)
+    prints = fingerprint_units([units_a[i] for i in representatives], settings.kgram, perms)
+    # Index positions are positions in `representatives`.
     index = LocalIndex(
-        prints_a,
+        prints,
         num_perm=settings.num_perm,
         lsh_threshold=settings.lsh_threshold,
         min_containment=MIN_CONTAINMENT,
-        max_per_unit=settings.max_candidates_per_unit,
-        max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(units_a))),
+        max_per_unit=cap,
+        max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(representatives))),
     )
-    # Units too short to have k-grams are still found when they are the same code.
-    same_shape: dict[str, list[int]] = {}
-    for i, u in enumerate(units_a):
-        same_shape.setdefault(u.content_hash, []).append(i)
-    progress.stage("aligning", total=len(prints_b))
+    shapes_b: dict[str, int] = {}
+    for i, u in enumerate(units_b):
+        shapes_b.setdefault(u.content_hash, i)
+    prints_b = dict(
+        zip(
+            shapes_b,
+            fingerprint_units([units_b[i] for i in shapes_b.values()], settings.kgram, perms),
+            strict=True,
+        )
+    )
+    progress.stage("aligning", total=len(units_b))
+    proposals: dict[str, list[int]] = {}  # B shape -> A unit indexes, strongest first
+    alignments: dict[tuple[str, str], Alignment] = {}
     scored: list[Scored] = []
     n_candidates = 0
-    for pb in prints_b:
-        ub = units_b[pb.index]
-        partners = [prop.a for prop in index.query(pb)]
-        exact = same_shape.get(ub.content_hash, [])[: settings.max_candidates_per_unit]
-        for a_index in dict.fromkeys(exact + partners):
-            n_candidates += 1
+    for b_index, ub in enumerate(units_b):
+        partners = proposals.get(ub.content_hash)
+        if partners is None:
+            if ub.content_hash in twins:
+                partners = twins[ub.content_hash][:cap]
+            else:
+                partners = []
+                for prop in index.query(prints_b[ub.content_hash]):
+                    partners.extend(twins[units_a[representatives[prop.a]].content_hash])
+                    if len(partners) >= cap:
+                        break
+                partners = partners[:cap]
+            proposals[ub.content_hash] = partners
+        for a_index in partners:
             ua = units_a[a_index]
-            alignment = align(
-                ua.tokens, ub.tokens, settings.min_match, settings.short_match or None
-            )
-            scored.append(Scored(a=a_index, b=pb.index, alignment=alignment))
+            key = (ua.content_hash, ub.content_hash)
+            alignment = alignments.get(key)
+            if alignment is None:
+                n_candidates += 1
+                alignment = align(ua.tokens, ub.tokens, settings.min_match, short)
+                alignments[key] = alignment
+            scored.append(Scored(a=a_index, b=b_index, alignment=alignment))
         progress.advance()
     return scored, n_candidates
 
