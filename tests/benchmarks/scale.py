@@ -46,6 +46,7 @@ class Run:
     seconds: float | None  # None: did not finish
     peak_mib: float
     note: str = ""
+    measured: str = ""  # date and engine commit of the run, kept with stored figures
 
     def cell(self) -> str:
         if self.seconds is None:
@@ -222,14 +223,24 @@ def machine() -> str:
     )
 
 
+def engine_commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    if git("status", "--porcelain", "--", "plagiarism"):
+        commit += " + uncommitted changes in plagiarism/"
+    return commit
+
+
 def versions(tools: set[str], work: Path) -> str:
     from plagiarism import __version__
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    commit = engine_commit()
     parts = [f"plagiarism {__version__} (commit {commit or '?'})"]
-    if "dolos" in tools:
+    if "dolos" in tools or (work / "dolos" / "node_modules").exists():
         pkg = work / "dolos" / "node_modules" / "@dodona"
         for name in ("dolos-lib", "dolos-parsers"):
             meta = pkg / name / "package.json"
@@ -237,9 +248,40 @@ def versions(tools: set[str], work: Path) -> str:
                 parts.append(f"@dodona/{name} {json.loads(meta.read_text())['version']}")
         node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
         parts.append(f"node {node}")
-    if "copydetect" in tools:
+    if "copydetect" in tools or (work / "tools-venv").exists():
         parts.append(f"copydetect {COPYDETECT}")
     return ", ".join(parts)
+
+
+TOOL_KEYS = ("ours_cold", "ours_warm", "dolos", "copydetect")
+
+
+def load_store(work: Path) -> dict:
+    path = work / "results.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_store(work: Path, store: dict) -> None:
+    (work / "results.json").write_text(json.dumps(store, indent=1))
+
+
+def remember(store: dict, row: dict) -> dict:
+    """Merge this run's figures into the stored ones for the same size and return the row to
+    show: a tool not run this time keeps its last figures (a 15-minute baseline need not be
+    re-run to re-measure our engine), and the table says when each was measured."""
+    kept = store.setdefault(row["size"], {})
+    for key in TOOL_KEYS:
+        if isinstance(row.get(key), Run):
+            kept[key] = {f: getattr(row[key], f) for f in Run.__slots__}
+    merged = dict(row)
+    for key in TOOL_KEYS:
+        if key not in merged and key in kept:
+            merged[key] = Run(**kept[key])
+    return merged
 
 
 def render(rows: list[dict], meta: dict) -> str:
@@ -274,6 +316,11 @@ def render(rows: list[dict], meta: dict) -> str:
         for name, key in (("ours cold", "ours_cold"), ("ours warm", "ours_warm"),
                           ("Dolos", "dolos"), ("copydetect", "copydetect"))
     ]  # fmt: skip
+    measured = []
+    for name, key in (("ours", "ours_cold"), ("Dolos", "dolos"), ("copydetect", "copydetect")):
+        stamps = sorted({r[key].measured for r in rows if r.get(key) and r[key].measured})
+        if stamps:
+            measured.append(f"{name}: {'; '.join(stamps)}")
     return "\n".join(
         [
             f"Command: `{meta['command']}`",
@@ -290,6 +337,8 @@ def render(rows: list[dict], meta: dict) -> str:
             "Fitted exponent of time against lines (least squares on log-log): "
             + "; ".join(fits)
             + ".",
+            "",
+            "Measured (a tool not re-run keeps its last figures): " + " | ".join(measured) + ".",
             "",
         ]
     )
@@ -334,8 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "versions": versions(tools, work),
         "cap": args.cap,
-        "date": time.strftime("%Y-%m-%d"),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "commit": engine_commit(),
     }
+    store = load_store(work)
+    stamp = f"{meta['date']}, commit {meta['commit']}"
     rows: list[dict] = []
     gave_up: set[str] = set()  # a tool that passed the cap at one size is not run on larger ones
     for size in args.sizes.split(","):
@@ -367,7 +419,11 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in row.items():
             if isinstance(value, Run) and value.seconds is None and value.note.startswith(">"):
                 gave_up.add(key)
-        rows.append(row)
+        for key, value in list(row.items()):
+            if isinstance(value, Run):
+                row[key] = Run(value.seconds, value.peak_mib, value.note, stamp)
+        rows.append(remember(store, row))
+        save_store(work, store)
         print(
             f"{size:>5} files: "
             + ", ".join(f"{k} {v.cell()} s / {v.peak_mib:.0f} MiB" for k, v in row.items()
