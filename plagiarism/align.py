@@ -43,6 +43,10 @@ MIN_ANCHORS = 2
 # idiom at its end (`[g["lr"] for g in opt.param_groups]`) is still boilerplate, while
 # copied layer definitions (`self.$a = torch.nn.Linear ( $v $v )`) carry one anchor in 8.
 MIN_ANCHOR_DENSITY = 0.1
+# The anchor rules judge runs that leave much of a unit unexplained. When the long runs
+# already cover this share of B's unit, the pair is near-verbatim (a copy with one literal
+# flipped, `bias=False` -> `bias=True`) and every run counts, anchors or not.
+NEAR_VERBATIM = 0.9
 
 
 def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
@@ -66,6 +70,23 @@ class Alignment:
     matched: int  # tokens of B covered by tiles
     score: float  # matched / len(B)
     coverage_a: float  # matched / len(A)
+    # The long runs before the anchor rules: what a pair shows as *context* inside files
+    # that findings already link (a copied constructor is boilerplate on its own, but not
+    # in a copied file). Never the basis of a finding.
+    context_tiles: tuple[Tile, ...] = ()
+
+    def as_context(self, len_a: int, len_b: int) -> Alignment:
+        """The alignment on the context tiles (itself when they explain no more)."""
+        matched = sum(t.length for t in self.context_tiles)
+        if matched <= self.matched:
+            return self
+        return Alignment(
+            tiles=self.context_tiles,
+            matched=matched,
+            score=min(1.0, matched / max(1, len_b)),
+            coverage_a=matched / max(1, len_a),
+            context_tiles=self.context_tiles,
+        )
 
 
 def tile(
@@ -162,12 +183,17 @@ def align(
         # The same code up to renaming: one tile, even below min_match (a short helper
         # copied whole is still copied; whether it counts is decided with context later).
         tiles = [Tile(a=0, b=0, length=min(len(a.syms), MAX_TOKENS))]
+        raw = list(tiles)
     else:
-        tiles = [
-            t
-            for t in tile(a.syms, b.syms, min_match)
-            if anchors(b.syms, t.b, t.length) >= max(MIN_ANCHORS, MIN_ANCHOR_DENSITY * t.length)
-        ]
+        raw = tile(a.syms, b.syms, min_match)
+        if sum(t.length for t in raw) >= NEAR_VERBATIM * len(b.syms):
+            tiles = raw
+        else:
+            tiles = [
+                t
+                for t in raw
+                if anchors(b.syms, t.b, t.length) >= max(MIN_ANCHORS, MIN_ANCHOR_DENSITY * t.length)
+            ]
         if tiles and short_match is not None and short_match < min_match:
             names = _name_map(a, b, tiles)
             short = tile(a.syms, b.syms, short_match, taken=tuple(tiles))
@@ -177,7 +203,11 @@ def align(
     nb = max(1, len(b.syms))
     na = max(1, len(a.syms))
     return Alignment(
-        tiles=tuple(tiles), matched=matched, score=min(1.0, matched / nb), coverage_a=matched / na
+        tiles=tuple(tiles),
+        matched=matched,
+        score=min(1.0, matched / nb),
+        coverage_a=matched / na,
+        context_tiles=tuple(raw),
     )
 
 

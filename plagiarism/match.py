@@ -34,6 +34,7 @@ class Scored:
     a: int
     b: int
     alignment: Alignment
+    context: bool = False  # scored on context tiles: may be shown, never a finding
 
 
 def unit_ref(unit: Unit) -> UnitRef:
@@ -237,12 +238,14 @@ def build(
     }
     # Second round: weaker pairs inside linked files join, and look-alikes are told apart
     # by structure and by the renaming the first round established.
-    eligible = [
-        s
-        for s in scored
-        if s.alignment.score >= threshold
-        or (s.alignment.score >= floor and (units_a[s.a].path, units_b[s.b].path) in linked)
-    ]
+    eligible = []
+    for s in scored:
+        if s.alignment.score >= threshold:
+            eligible.append(s)
+        elif (units_a[s.a].path, units_b[s.b].path) in linked:
+            ctx = s.alignment.as_context(len(units_a[s.a].tokens), len(units_b[s.b].tokens))
+            if ctx.score >= floor:
+                eligible.append(Scored(a=s.a, b=s.b, alignment=ctx, context=ctx is not s.alignment))
     bonus = structural_bonus(eligible, first, units_a, units_b, floor)
     chosen = one_to_one(eligible, min_score=floor, bonus=bonus, fixed=fixed) if eligible else {}
     used_a = {s.a for s in chosen.values()}
@@ -259,14 +262,19 @@ def build(
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
     file_of_pair: Counter[tuple[str, str]] = Counter()
     for b, s in chosen.items():
-        if len(units_b[b].tokens) >= settings.min_unit_tokens and s.alignment.score >= threshold:
+        big = len(units_b[b].tokens) >= settings.min_unit_tokens
+        if big and s.alignment.score >= threshold and not s.context:
             file_of_pair[(units_a[s.a].path, units_b[b].path)] += 1
 
     pairs: list[Pair] = []
     explained: dict[int, int] = {}  # b index -> tokens explained
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
-        finding = len(ub.tokens) >= settings.min_unit_tokens and s.alignment.score >= threshold
+        finding = (
+            len(ub.tokens) >= settings.min_unit_tokens
+            and s.alignment.score >= threshold
+            and not s.context
+        )
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.

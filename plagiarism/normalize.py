@@ -26,6 +26,7 @@ from plagiarism.parse import Node, UnitSpan, parse_text, unwrap_definition
 # Raw-symbol prefixes for decisions deferred to `resolve_side`.
 LIB = "\x01"  # dotted name reached through an import: library, or the project's own module
 ATTR = "\x02"  # attribute name: placeholder if the side defines it anywhere
+UNBOUND = "\x04"  # a name the file never binds: the project's if bound elsewhere, else external
 KWARG = "\x03"  # keyword-argument name: placeholder if the callee is the project's own
 
 VAR = "$v"  # a name the project defines
@@ -78,6 +79,7 @@ class FileAnalysis:
     sha256: str
     units: tuple[RawUnit, ...]
     defined_attrs: frozenset[str]  # attribute names this file assigns or defines
+    defined_names: frozenset[str]  # bare names this file binds
     error_lines: tuple[int, ...]
     line_count: int
 
@@ -88,6 +90,7 @@ class SideContext:
 
     local_modules: frozenset[str]  # top-level package/module names of the project itself
     defined_attrs: frozenset[str]
+    defined_names: frozenset[str] = frozenset()  # bare names bound anywhere in the project
 
 
 # --------------------------------------------------------------------------------------
@@ -281,6 +284,9 @@ class _Emitter:
         self.lines: list[int] = []
         self.idents: list[str | None] = []
         self.calls: list[str] = []
+        # Identifier counts of the function being emitted (None outside functions), for
+        # dropping stores that are never read.
+        self.counts: dict[str, int] | None = None
 
     def emit(self, sym: str, node: Node, ident: str | None = None) -> None:
         self.syms.append(sym)
@@ -300,10 +306,14 @@ class _Emitter:
         target = self.scan.imports.get(text)
         if target is not None and text not in self.scan.defined:
             self.emit(LIB + target, node, text)
-        elif text in _BUILTINS and text not in self.scan.defined:
+        elif text in self.scan.defined:
+            self.emit(VAR, node, text)
+        elif text in _BUILTINS:
             self.emit(text, node)
         else:
-            self.emit(VAR, node, text)
+            # Bound nowhere in this file (a star import, a guarded import the copy lost, a
+            # global injected at run time): decided with the whole side, see UNBOUND.
+            self.emit(UNBOUND + text, node, text)
 
     def attribute(self, node: Node) -> None:
         """`a.b.c`: a chain rooted at an imported module collapses into one library symbol."""
@@ -324,6 +334,12 @@ class _Emitter:
             if target is not None and root not in self.scan.defined:
                 dotted = ".".join([target] + [_text(a) for a in chain])
                 self.emit(LIB + dotted, node, _text(chain[-1]))
+                return
+            if root not in self.scan.defined and root not in _BUILTINS:
+                # An unbound root reads like an import of itself, so `essentia.standard.X`
+                # is one symbol whether or not the copy kept the (guarded) import.
+                dotted = ".".join([root] + [_text(a) for a in chain])
+                self.emit(UNBOUND + dotted, node, _text(chain[-1]))
                 return
             self.name(cur)
         else:
@@ -459,10 +475,38 @@ class _Emitter:
 
     # -- the walk ------------------------------------------------------------------------
 
+    def dead(self, node: Node) -> bool:
+        """Statements that never run or have no effect (see `statically_false`)."""
+        kind = node.type
+        if kind in ("if_statement", "while_statement"):
+            if not statically_false(node.child_by_field_name("condition")):
+                return False
+            alternatives = node.children_by_field_name("alternative")
+            if kind == "while_statement" or not alternatives:
+                return True
+            # `if False: ... else: body` is just body; elif chains are kept as they are.
+            if len(alternatives) == 1 and alternatives[0].type == "else_clause":
+                body = alternatives[0].child_by_field_name("body")
+                if body is not None:
+                    for child in body.children:
+                        self.walk(child)
+                return True
+            return False
+        if kind == "for_statement":
+            return empty_iterable(node.child_by_field_name("right")) and not any(
+                c.type == "else_clause" for c in node.children
+            )
+        if self.counts is not None:
+            return dead_store(node, self.counts)
+        return False
+
     def walk(self, node: Node) -> None:
         kind = node.type
         if kind in _SKIP:
             return
+        if kind in ("if_statement", "while_statement", "for_statement", "expression_statement"):
+            if self.dead(node):
+                return
         if kind == "identifier":
             self.name(node)
         elif kind == "attribute":
@@ -570,6 +614,125 @@ def _unfold(left: Node, right: Node) -> list[tuple[Node, Node]] | None:
     return list(zip(targets, values, strict=True))
 
 
+# --------------------------------------------------------------------------------------
+# Dead code: padding a copy with code that never runs, or whose result is never read,
+# dilutes every similarity score. Each rule below drops one kind, statically, without
+# running anything.
+
+_NEGATED = {"is": "is not", "is not": "is", "==": "!=", "!=": "==", "in": "not in", "not in": "in"}
+
+
+def _comparison(node: Node) -> tuple[str, str, str] | None:
+    """`L op R` as texts, for a comparison of exactly two operands."""
+    if node.type != "comparison_operator" or node.named_child_count != 2:
+        return None
+    ops = [c for c in node.children if not c.is_named or c.type in ("is not", "not in")]
+    if len(ops) != 1:
+        return None
+    left, right = node.named_children
+    return _text(left), " ".join(_text(ops[0]).split()), _text(right)
+
+
+def statically_false(node: Node | None) -> bool:
+    """A condition that can never hold: `False`, `0`, `None`, `not True`, `A and not-A`
+    (`x is None and x is not None`). Defeats: dead branches inserted as padding."""
+    if node is None:
+        return False
+    kind = node.type
+    if kind in ("false", "none"):
+        return True
+    if kind in ("integer", "float"):
+        return normalize_number(_text(node)) in ("0", "0.0")
+    if kind == "parenthesized_expression" and node.named_child_count == 1:
+        return statically_false(node.named_children[0])
+    if kind == "not_operator":
+        return statically_true(node.child_by_field_name("argument"))
+    if kind == "boolean_operator":
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        op = node.child_by_field_name("operator")
+        if op is not None and _text(op) == "and":
+            if statically_false(left) or statically_false(right):
+                return True
+            a = _comparison(left) if left is not None else None
+            b = _comparison(right) if right is not None else None
+            if a and b and a[0] == b[0] and a[2] == b[2] and _NEGATED.get(a[1]) == b[1]:
+                return True
+    return False
+
+
+def statically_true(node: Node | None) -> bool:
+    if node is None:
+        return False
+    kind = node.type
+    if kind == "true":
+        return True
+    if kind == "integer":
+        return normalize_number(_text(node)) != "0"
+    if kind == "parenthesized_expression" and node.named_child_count == 1:
+        return statically_true(node.named_children[0])
+    if kind == "not_operator":
+        return statically_false(node.child_by_field_name("argument"))
+    return False
+
+
+def empty_iterable(node: Node | None) -> bool:
+    """`range(0)`, `[]`, `()`, `{}`: a loop over it never runs. Defeats: padding loops."""
+    if node is None:
+        return False
+    if node.type in ("list", "tuple", "dictionary", "set") and node.named_child_count == 0:
+        return True
+    if node.type == "call":
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if fn is not None and _text(fn) == "range" and args is not None:
+            values = args.named_children
+            if len(values) == 1 and values[0].type == "integer":
+                return normalize_number(_text(values[0])) == "0"
+    return False
+
+
+_IMPURE = frozenset({"call", "await", "yield", "named_expression", "lambda", "subscript"})
+
+
+def _pure(node: Node) -> bool:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.type in _IMPURE:
+            return False
+        stack.extend(cur.children)
+    return True
+
+
+def name_counts(node: Node) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.type == "identifier":
+            t = _text(cur)
+            counts[t] = counts.get(t, 0) + 1
+        stack.extend(cur.children)
+    return counts
+
+
+def dead_store(stmt: Node, counts: dict[str, int]) -> bool:
+    """`tmp = x is None` where `tmp` is never read again and the value has no effect.
+    Defeats: padding with unused locals. Only inside functions: at module or class level
+    an assignment defines something others may read."""
+    if stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        return False
+    inner = stmt.named_children[0]
+    if inner.type != "assignment":
+        return False
+    left = inner.child_by_field_name("left")
+    right = inner.child_by_field_name("right")
+    if left is None or right is None or left.type != "identifier":
+        return False
+    return counts.get(_text(left), 0) == 1 and _pure(right)
+
+
 def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     em = _Emitter(scan)
     node = span.node
@@ -581,6 +744,8 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
         return em
     em.definition_header(node, span.decorators)
     body = node.child_by_field_name("body")
+    if span.kind in ("function", "method"):
+        em.counts = name_counts(node)
     if body is not None:
         em.block(body)
     return em
@@ -624,6 +789,7 @@ def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warni
         sha256=file.sha256,
         units=tuple(units),
         defined_attrs=frozenset(scan.attrs),
+        defined_names=frozenset(scan.defined),
         error_lines=parsed.error_lines,
         line_count=file.text.count("\n") + 1,
     )
@@ -661,16 +827,25 @@ def local_module_names(paths: Iterable[str]) -> frozenset[str]:
 def side_context(analyses: Iterable[FileAnalysis]) -> SideContext:
     analyses = list(analyses)
     attrs: set[str] = set()
+    names: set[str] = set()
     for a in analyses:
         attrs |= a.defined_attrs
+        names |= a.defined_names
     return SideContext(
         local_modules=local_module_names(a.path for a in analyses),
         defined_attrs=frozenset(attrs),
+        defined_names=frozenset(names),
     )
 
 
 def _resolve_sym(sym: str, ctx: SideContext) -> str:
     tag = sym[0]
+    if tag == UNBOUND:
+        dotted = sym[1:]
+        root = dotted.split(".", 1)[0]
+        if root in ctx.defined_names or root in ctx.local_modules:
+            return VAR
+        return dotted
     if tag == LIB:
         dotted = sym[1:]
         if dotted.split(".", 1)[0] in ctx.local_modules:
@@ -683,7 +858,7 @@ def _resolve_sym(sym: str, ctx: SideContext) -> str:
         name, _, callee = sym[1:].partition("\x00")
         if callee in PLACEHOLDERS:
             return KWARG_PH
-        if callee[:1] in (LIB, ATTR):
+        if callee[:1] in (LIB, ATTR, UNBOUND):
             return KWARG_PH if _resolve_sym(callee, ctx) in PLACEHOLDERS else name + "="
         return name + "="
     return sym
@@ -693,7 +868,7 @@ def resolve_unit(raw: RawUnit, analysis: FileAnalysis, ctx: SideContext, side: S
     syms = []
     idents = []
     for sym, ident in zip(raw.syms, raw.idents, strict=True):
-        if sym and sym[0] in (LIB, ATTR, KWARG):
+        if sym and sym[0] in (LIB, ATTR, KWARG, UNBOUND):
             sym = _resolve_sym(sym, ctx)
             if sym not in PLACEHOLDERS:
                 ident = None
@@ -742,6 +917,7 @@ def joint_context(contexts: Iterable[SideContext]) -> SideContext:
     return SideContext(
         local_modules=frozenset().union(*(c.local_modules for c in contexts)),
         defined_attrs=frozenset().union(*(c.defined_attrs for c in contexts)),
+        defined_names=frozenset().union(*(c.defined_names for c in contexts)),
     )
 
 

@@ -247,3 +247,48 @@ def test_number_spellings_normalise() -> None:
     assert normalize_number("0x10") == "16"
     assert normalize_number("1_000") == "1000"
     assert normalize_number("10000.0") != normalize_number("1000.0")
+
+
+DEAD_BASE = """
+def step(model, batch, scale):
+    out = model(batch)
+    loss = out.mean() * scale
+    loss.backward()
+    return loss
+"""
+
+
+def test_dead_code_padding_leaves_fingerprints_unchanged() -> None:
+    base = prints(DEAD_BASE)
+    paddings = [
+        "    if False:\n        loss = loss * 2\n",
+        "    if 0:\n        print(scale)\n",
+        "    if scale is None and scale is not None:\n        raise RuntimeError('x')\n",
+        "    for unused in range(0):\n        pass\n",
+        "    while False:\n        scale = scale + 1\n",
+        "    tmp = scale is None\n",
+        "    spare = None\n",
+    ]
+    for pad in paddings:
+        lines = DEAD_BASE.splitlines(True)
+        padded = "".join(lines[:3] + [pad] + lines[3:])
+        assert prints(padded) == base, pad
+
+
+def test_code_that_runs_or_is_read_is_not_dead() -> None:
+    base = prints(DEAD_BASE)
+    for live in (
+        "    if scale is None:\n        scale = 1.0\n",  # may hold
+        "    for unused in range(2):\n        pass\n",  # runs
+        "    tmp = scale is None\n    print(tmp)\n",  # read later
+        "    tmp = model.train()\n",  # a call may have effects
+    ):
+        lines = DEAD_BASE.splitlines(True)
+        assert prints("".join(lines[:3] + [live] + lines[3:])) != base, live
+
+
+def test_if_false_else_reads_as_its_else_branch() -> None:
+    code = DEAD_BASE.replace(
+        "    loss.backward()\n", "    if False:\n        pass\n    else:\n        loss.backward()\n"
+    )
+    assert prints(code) == prints(DEAD_BASE)
