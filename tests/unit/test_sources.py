@@ -22,6 +22,7 @@ from plagiarism.config import Settings
 from plagiarism.errors import SourceError
 from plagiarism.model import Source, SourceFile, Warning
 from plagiarism.sources import read_files, resolve, split_rev
+from tests.conftest import write_tree as write
 
 # --- fixtures ----------------------------------------------------------------------------------
 
@@ -62,14 +63,6 @@ def g(cwd: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def write(root: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
 
 
 def commit_all(repo: Path, message: str) -> str:
