@@ -33,8 +33,26 @@ MAX_SEED_OCCURRENCES = 64
 # Symbols every class constructor is made of. A run of only these and placeholders
 # (`super().__init__(); self.$a = $v; self.$a = $v(...)`) is what two honest modules share;
 # a real copy's runs also carry library calls, constants, operators or control flow.
+# True/False/None are here too: `eps=1e-5, affine=True` style defaults are convention.
 GENERIC = frozenset(
-    {"=", "(", ")", "{", "}", "[", "]", "def", "class", "super", "return", "self", "None", "STR"}
+    {
+        "=",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+        "def",
+        "class",
+        "super",
+        "return",
+        "self",
+        "None",
+        "True",
+        "False",
+        "STR",
+    }
 )
 # A long run must carry at least this many anchors (symbols outside GENERIC and the
 # placeholders) to count. 2, not 1: one shared `torch.nn.Module` base is not a copy.
