@@ -26,7 +26,7 @@ from plagiarism.parse import Node, UnitSpan, parse_text, unwrap_definition
 # Raw-symbol prefixes for decisions deferred to `resolve_side`.
 LIB = "\x01"  # dotted name reached through an import: library, or the project's own module
 ATTR = "\x02"  # attribute name: placeholder if the side defines it anywhere
-UNBOUND = "\x04"  # a name the file never binds: the project's if bound elsewhere, else external
+UNBOUND = "\x04"  # a module-like root the file never binds: project's if bound elsewhere
 KWARG = "\x03"  # keyword-argument name: placeholder if the callee is the project's own
 
 VAR = "$v"  # a name the project defines
@@ -306,14 +306,12 @@ class _Emitter:
         target = self.scan.imports.get(text)
         if target is not None and text not in self.scan.defined:
             self.emit(LIB + target, node, text)
-        elif text in self.scan.defined:
-            self.emit(VAR, node, text)
-        elif text in _BUILTINS:
+        elif text in _BUILTINS and text not in self.scan.defined:
             self.emit(text, node)
         else:
-            # Bound nowhere in this file (a star import, a guarded import the copy lost, a
-            # global injected at run time): decided with the whole side, see UNBOUND.
-            self.emit(UNBOUND + text, node, text)
+            # Bound here, or a bare name bound nowhere in this file (a star import, a class
+            # of the project's that a partial copy did not bring): the project's own.
+            self.emit(VAR, node, text)
 
     def attribute(self, node: Node) -> None:
         """`a.b.c`: a chain rooted at an imported module collapses into one library symbol."""
@@ -336,8 +334,9 @@ class _Emitter:
                 self.emit(LIB + dotted, node, _text(chain[-1]))
                 return
             if root not in self.scan.defined and root not in _BUILTINS:
-                # An unbound root reads like an import of itself, so `essentia.standard.X`
-                # is one symbol whether or not the copy kept the (guarded) import.
+                # An unbound root used as a module reads like an import of itself, so
+                # `essentia.standard.X` is one symbol whether or not the copy kept the
+                # (guarded) import; it is the project's if the project binds that name.
                 dotted = ".".join([root] + [_text(a) for a in chain])
                 self.emit(UNBOUND + dotted, node, _text(chain[-1]))
                 return

@@ -292,3 +292,22 @@ def test_if_false_else_reads_as_its_else_branch() -> None:
         "    loss.backward()\n", "    if False:\n        pass\n    else:\n        loss.backward()\n"
     )
     assert prints(code) == prints(DEAD_BASE)
+
+
+def test_a_dropped_guarded_import_does_not_turn_a_library_into_a_project_name() -> None:
+    with_import = (
+        "if available():\n    import essentia.standard\n\n"
+        "def beats(x):\n    return essentia.standard.RhythmExtractor()(x)\n"
+    )
+    without = "def beats(x):\n    return essentia.standard.RhythmExtractor()(x)\n"
+    unit_a = units_of(with_import)["beats"]
+    unit_b = units_of(without)["beats"]
+    assert "essentia.standard.RhythmExtractor" in unit_a.tokens.syms
+    assert unit_a.tokens.syms == unit_b.tokens.syms
+
+
+def test_an_unbound_bare_name_is_the_projects_own() -> None:
+    # A class the partial copy did not bring along is still a name the project defines.
+    a = units_of("def build(cfg):\n    return EncoderLayer(cfg)\n")["build"]
+    b = units_of("def build(cfg):\n    return BlockLayer(cfg)\n")["build"]
+    assert a.tokens.syms == b.tokens.syms and "$v" in a.tokens.syms
