@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,15 +146,34 @@ def test_disguises_really_disguise(corpus: Path) -> None:
     assert renamed > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a near-identical constructor has too few anchors for align.MIN_ANCHOR_DENSITY, "
-    "so one changed literal drops the pair (docs/benchmarks.md, ## Disguise, item 1)",
-)
-def test_one_changed_literal_keeps_the_pair() -> None:
-    # Transformers' PhiForCausalLM.__init__ is LlamaForCausalLM.__init__ with bias=True.
+def test_a_boilerplate_constructor_alone_is_quiet_but_shown_inside_a_copied_file(
+    tmp_path: Path,
+) -> None:
+    # Transformers' PhiForCausalLM.__init__ is LlamaForCausalLM.__init__ with bias=True: a
+    # constructor every Hugging Face head looks like. Alone it is not evidence (no finding);
+    # inside a file that real findings link, it is shown as context (backed_only).
     case = HERE / "disguise_small" / "one_literal"
     settings = Settings().with_overrides(jobs=1, min_unit_tokens=10)
-    result = compare(case / "a", case / "b", settings)
-    pairs = {(p.a.name, p.b.name) for p in result.pairs}
-    assert ("CausalHead.__init__", "TextHead.__init__") in pairs
+    alone = compare(case / "a", case / "b", settings)
+    assert not alone.finding
+
+    helper = """
+import torch
+
+
+def top_k_filter(logits, k, fill=-1e4):
+    values, idx = torch.topk(logits, k, dim=-1)
+    out = torch.full_like(logits, fill)
+    out.scatter_(-1, idx, values)
+    return torch.softmax(out / 0.7, dim=-1).clamp(min=1e-8)
+"""
+    renamed = helper.replace("top_k_filter", "keep_best").replace("logits", "scores")
+    for side, extra in (("a", helper), ("b", renamed)):
+        shutil.copytree(case / side, tmp_path / side)
+        with open(tmp_path / side / "head.py", "a", encoding="utf-8") as fh:
+            fh.write(extra)
+    linked = compare(tmp_path / "a", tmp_path / "b", settings)
+    by_name = {(p.a.name, p.b.name): p for p in linked.pairs}
+    assert not by_name[("top_k_filter", "keep_best")].backed_only
+    context = by_name[("CausalHead.__init__", "TextHead.__init__")]
+    assert context.backed_only and context.score > 0.7
