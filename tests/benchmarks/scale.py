@@ -303,7 +303,7 @@ def render(rows: list[dict], meta: dict) -> str:
                 cells += ["not run", ""]
                 ratios.append("")
                 continue
-            cells += [other.cell(), f"{other.peak_mib:.0f}"]
+            cells += [other.cell(), f"{other.peak_mib:.0f}" if other.peak_mib else "—"]
             if other.seconds and cold.seconds:
                 ratios.append(f"{other.seconds / cold.seconds:.1f}×")
             elif other.seconds is None and cold.seconds:
