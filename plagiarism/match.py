@@ -82,7 +82,9 @@ def one_to_one(
         weight = s.alignment.matched + s.alignment.coverage_a
         if bonus:
             weight += bonus.get(key, 0.0)
-        graph.add_edge(("a", s.a), ("b", s.b), weight=weight)
+        # Integer nodes (A: i, B: -1 - j): their hashes are not salted per process, so ties
+        # in the matching resolve the same way in every run (tuples of str would not).
+        graph.add_edge(s.a, -1 - s.b, weight=weight)
     for component in nx.connected_components(graph):
         sub = graph.subgraph(component)
         if sub.number_of_edges() == 1:
@@ -92,15 +94,17 @@ def one_to_one(
         else:
             edges = _greedy(sub)
         for u, v in edges:
-            left, right = (u, v) if u[0] == "a" else (v, u)
-            chosen[right[1]] = by_edge[(left[1], right[1])]
+            a, b = (u, -1 - v) if u >= 0 else (v, -1 - u)
+            chosen[b] = by_edge[(a, b)]
     return chosen
 
 
-def _greedy(sub: nx.Graph) -> list[tuple[object, object]]:
-    taken: set[object] = set()
+def _greedy(sub: nx.Graph) -> list[tuple[int, int]]:
+    taken: set[int] = set()
     out = []
-    for u, v, _ in sorted(sub.edges(data="weight"), key=lambda e: (-e[2], str(e[0]), str(e[1]))):
+    for u, v, _ in sorted(
+        sub.edges(data="weight"), key=lambda e: (-e[2], min(e[0], e[1]), max(e[0], e[1]))
+    ):
         if u in taken or v in taken:
             continue
         taken.update((u, v))
@@ -126,6 +130,7 @@ def structural_bonus(
     units_a: Sequence[Unit],
     units_b: Sequence[Unit],
     min_score: float,
+    fixed: frozenset[tuple[int, int]] = frozenset(),
 ) -> dict[tuple[int, int], float]:
     """Evidence beyond a pair's own tokens, for B units with several plausible origins.
 
@@ -139,7 +144,9 @@ def structural_bonus(
     for s in scored:
         if s.alignment.score >= min_score and s.alignment.matched:
             contested[s.b].append(s)
-    contested = {b: ss for b, ss in contested.items() if len(ss) > 1}
+    # A unit of B settled as a same-place twin needs no tie-break.
+    settled = {b for _, b in fixed}
+    contested = {b: ss for b, ss in contested.items() if len(ss) > 1 and b not in settled}
     if not contested:
         return {}
     partner = {b: s.a for b, s in chosen.items()}
@@ -246,7 +253,7 @@ def build(
             ctx = s.alignment.as_context(len(units_a[s.a].tokens), len(units_b[s.b].tokens))
             if ctx.score >= floor:
                 eligible.append(Scored(a=s.a, b=s.b, alignment=ctx, context=ctx is not s.alignment))
-    bonus = structural_bonus(eligible, first, units_a, units_b, floor)
+    bonus = structural_bonus(eligible, first, units_a, units_b, floor, fixed)
     chosen = one_to_one(eligible, min_score=floor, bonus=bonus, fixed=fixed) if eligible else {}
     used_a = {s.a for s in chosen.values()}
 

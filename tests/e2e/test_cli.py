@@ -303,3 +303,18 @@ def test_shipped_example_runs_from_the_readme_command(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.returncode == 1
     assert "Verdict: copied" in res.stdout
+
+
+def test_results_do_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None:
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"r{seed}.json"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [sys.executable, "-m", "plagiarism.cli", "compare", str(CORPORA / "vlm" / "original"),
+             str(CORPORA / "vlm" / "disguised"), "--json", str(out), "-q", "--jobs", "1"],
+            env=env, check=False, stdin=subprocess.DEVNULL, timeout=300,
+        )  # fmt: skip
+        data = json.loads(out.read_text())
+        outs.append([data["pairs"], data["renames"], data["summary"]])
+    assert outs[0] == outs[1]
