@@ -27,6 +27,8 @@ from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
 # Components of the candidate graph larger than this are matched greedily (heaviest edge
 # first): the blossom algorithm is cubic, and such components are idioms, not copies.
 MAX_EXACT_COMPONENT = 150
+# Per contested unit of B, the structural tie-break looks at this many strongest origins.
+MAX_TIE_OPTIONS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,10 @@ def structural_bonus(
     parent_b = {c: p for p, cs in members_b.items() for c in cs}
     bonus: dict[tuple[int, int], float] = {}
     for b, options in contested.items():
-        for s in options:
+        # Only the strongest few can win: a bonus is worth a few statements at most, and a
+        # method repeated in fifty files of A should not cost fifty name comparisons.
+        strongest = sorted(options, key=lambda s: (-s.alignment.matched, s.a))[:MAX_TIE_OPTIONS]
+        for s in strongest:
             ua, ub = units_a[s.a], units_b[s.b]
             agree = 0
             for (na, nb), count in aligned_names(ua.tokens, ub.tokens, s.alignment.tiles).items():
