@@ -30,6 +30,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from plagiarism.config import Settings
 from plagiarism.model import SourceFile, Warning
 from plagiarism.normalize import FileAnalysis
 
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 
 # Bump when the entry layout changes (header or payload shape).
 CACHE_FORMAT = 1
-# 4 GiB holds the analyses of about 40 repositories the size of transformers (1M lines each,
-# ~100 MB of entries); older entries are evicted first.
-DEFAULT_MAX_BYTES = 4 << 30
+# The default lives in Settings.cache_max_bytes (4 GiB: about 40 repositories the size of
+# transformers, ~100 MB of entries each); older entries are evicted first.
+DEFAULT_MAX_BYTES: int = Settings().cache_max_bytes
 # Evicting down to this share of the limit leaves room so that not every run rescans.
 EVICT_TO = 0.8
 

@@ -134,6 +134,16 @@ def main(ctx: click.Context, verbose: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where clones and caches live (default: $XDG_CACHE_HOME/plagiarism).",
 )
+@click.option(
+    "--no-cache",
+    "use_cache",
+    flag_value=False,
+    default=None,
+    help="Neither read nor write the per-file analysis cache (clones are still cached).",
+)
+@click.option(
+    "--cache-max-bytes", type=int, help="Size limit of the analysis cache (default 4 GiB)."
+)
 @click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
 @click.option(

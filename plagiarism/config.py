@@ -28,6 +28,10 @@ class Settings:
     )
     max_notebook_bytes: int = 20_000_000  # notebooks carry outputs; only code cells are kept
     cache_dir: Path = field(default_factory=default_cache_dir)
+    # Per-file analyses are cached by content; about 49 bytes per line of source, so 4 GiB
+    # holds ~80 M lines (docs/scale.md). Clones are cached regardless of these two.
+    use_cache: bool = True
+    cache_max_bytes: int = 4 << 30
     rev_a: str | None = None
     rev_b: str | None = None
 
@@ -99,6 +103,8 @@ class Settings:
             raise UsageError("min_match must be at least kgram")
         if self.max_file_bytes <= 0:
             raise UsageError("--max-file-size must be positive")
+        if self.cache_max_bytes <= 0:
+            raise UsageError("--cache-max-bytes must be positive")
         if self.jobs < 0:
             raise UsageError("--jobs must be 0 (all cores) or more")
 
@@ -113,7 +119,7 @@ class Settings:
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("cache_dir", "quiet", "jobs"):
+            if f.name in ("cache_dir", "quiet", "jobs", "use_cache", "cache_max_bytes"):
                 continue
             if isinstance(value, tuple):
                 value = [list(v) if isinstance(v, tuple) else v for v in value]

@@ -76,7 +76,7 @@ def load_side(
     source = sources.resolve(spec, rev, settings, side)
     files, warnings = sources.read_files(source, settings, side)
     progress.stage(f"parsing {side.upper()}", total=len(files))
-    cache = AnalysisCache(settings.cache_dir)
+    cache = AnalysisCache(settings.cache_dir, max_bytes=settings.cache_max_bytes)
     # The same content is parsed once per run, whatever its path or side (side B finds the
     # entries side A just wrote), and once ever while the cache keeps it.
     unique: dict[str, SourceFile] = {}
@@ -85,7 +85,7 @@ def load_side(
     by_hash: dict[str, tuple[FileAnalysis, list[Warning]]] = {}
     todo: list[SourceFile] = []
     for f in unique.values():
-        cached = cache.get(f)
+        cached = cache.get(f) if settings.use_cache else None
         if cached is None:
             todo.append(f)
         else:
@@ -93,7 +93,8 @@ def load_side(
             progress.advance()
     for f, entry in zip(todo, executor.map(_analyze_entry, [(f, side) for f in todo]), strict=True):
         by_hash[f.sha256] = decode_entry(entry, f)
-        cache.put(f, entry)
+        if settings.use_cache:
+            cache.put(f, entry)
         progress.advance()
     if cache.stats.writes:
         cache.evict()

@@ -28,7 +28,8 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
         f"Verdict: {s.verdict}. {s.similarity:.0%} of B's code is explained by A "
         f"(similarity {s.similarity:.3f}).",
         f"Compared {s.files_a} files / {s.units_a} units of A with {s.files_b} files / "
-        f"{s.units_b} units of B; {s.candidates} candidate shape pairs aligned, {s.pairs} reported.",
+        f"{s.units_b} units of B; {s.candidates} candidate shape pairs aligned, "
+        f"{s.pairs} reported.",
     ]
     if result.pairs:
         n = len(result.pairs)

@@ -318,3 +318,22 @@ def test_results_do_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None:
         data = json.loads(out.read_text())
         outs.append([data["pairs"], data["renames"], data["summary"]])
     assert outs[0] == outs[1]
+
+
+def test_no_cache_writes_no_analysis_and_gives_the_same_result(tmp_path: Path) -> None:
+    write_tree(tmp_path / "a", {"m.py": ORIGINAL})
+    write_tree(tmp_path / "b", {"m.py": DISGUISED})
+    results = []
+    for flags in (["--no-cache"], []):
+        cache = tmp_path / ("c-off" if flags else "c-on")
+        out = tmp_path / f"{cache.name}.json"
+        res = run(
+            "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json", str(out),
+            "--cache-dir", str(cache), *flags,
+        )  # fmt: skip
+        assert res.returncode == 1, res.stderr
+        results.append(json.loads(out.read_text())["pairs"])
+        assert (cache / "analysis").exists() == (not flags)
+    assert results[0] == results[1]
+    res = run("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--cache-max-bytes", "0")
+    assert res.returncode == 2 and "--cache-max-bytes must be positive" in res.stderr
