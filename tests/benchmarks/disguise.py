@@ -26,6 +26,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_block import write_block  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / "tools"
 sys.path.insert(0, str(ROOT))
@@ -454,21 +457,8 @@ BEGIN, END = (
 
 
 def write_docs(text: str) -> None:
-    """Replace the generated part of `## Disguise` (between the markers); the hand-written
-    analysis around it and every other section (e.g. `## Scale`) stay as they are."""
-    doc = ROOT / "docs" / "benchmarks.md"
-    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{text}{END}"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + block + rest.split(END, 1)[1]
-    elif "## Disguise" in old:
-        head, rest = old.split("## Disguise", 1)
-        new = head + "## Disguise\n\n" + block + "\n" + rest
-    else:
-        new = old.rstrip("\n") + "\n\n## Disguise\n\n" + block + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(new)
+    """Replace the generated block of `## Disguise`; everything else stays as it is."""
+    write_block("Disguise", BEGIN, END, text)
 
 
 def explain(corpus: Path, spec: str) -> None:

@@ -30,7 +30,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil
+from docs_block import write_block  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / "tools"
@@ -345,20 +347,8 @@ def render(rows: list[dict], meta: dict) -> str:
 
 
 def write_docs(text: str) -> None:
-    """Replace the generated block of `## Scale`; every other section stays as it is."""
-    doc = ROOT / "docs" / "benchmarks.md"
-    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{text}{END}"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + block + rest.split(END, 1)[1]
-    elif "\n## Scale\n" in old:
-        head, rest = old.split("\n## Scale\n", 1)
-        new = head + "\n## Scale\n\n" + block + "\n" + rest
-    else:
-        new = old.rstrip("\n") + "\n\n## Scale\n\n" + block + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(new)
+    """Replace the generated block of `## Scale`; everything else stays as it is."""
+    write_block("Scale", BEGIN, END, text)
 
 
 def main(argv: list[str] | None = None) -> int:
