@@ -24,7 +24,7 @@ class Source:
 
     spec: str  # what the user typed (URL, path), without any @REV suffix
     kind: SourceKind
-    root: str  # folder on disk (a work tree, or a bare clone for kind="git")
+    root: str  # folder on disk holding the files at `commit` (for git sources a cached tree)
     rev: str | None = None  # what the user asked for (branch, tag, commit), if anything
     commit: str | None = None  # resolved full SHA, None for a plain folder
     commit_date: str | None = None  # ISO 8601 committer date of `commit`
