@@ -96,25 +96,6 @@ class Unit:
 
 
 @dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """k-gram hashes of a unit (winnowed), and its MinHash signature for the LSH index."""
-
-    unit_key: str
-    side: Side
-    hashes: frozenset[int]
-    signature: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A pair worth aligning exactly, as found by the index (never all pairs)."""
-
-    a: str  # unit key on side a
-    b: str  # unit key on side b
-    estimate: float  # the index's estimate of similarity (Jaccard of k-gram sets)
-
-
-@dataclass(frozen=True, slots=True)
 class LineRange:
     start_line: int
     end_line: int
