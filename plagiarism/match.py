@@ -270,23 +270,26 @@ def build(
         if s.a in used_a and s.alignment.matched > 0:
             extra[s.b] = s
 
+    def is_finding(s: Scored) -> bool:
+        """Large enough, over the threshold, and not scored on context tiles."""
+        return (
+            len(units_b[s.b].tokens) >= settings.min_unit_tokens
+            and s.alignment.score >= threshold
+            and not s.context
+        )
+
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
     file_of_pair: Counter[tuple[str, str]] = Counter()
     for b, s in chosen.items():
-        big = len(units_b[b].tokens) >= settings.min_unit_tokens
-        if big and s.alignment.score >= threshold and not s.context:
+        if is_finding(s):
             file_of_pair[(units_a[s.a].path, units_b[b].path)] += 1
 
     pairs: list[Pair] = []
     explained: dict[int, int] = {}  # b index -> tokens explained
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
-        finding = (
-            len(ub.tokens) >= settings.min_unit_tokens
-            and s.alignment.score >= threshold
-            and not s.context
-        )
+        finding = is_finding(s)
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.
