@@ -16,6 +16,8 @@ extended).
 from __future__ import annotations
 
 import heapq
+import struct
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 
@@ -105,6 +107,45 @@ class Alignment:
             coverage_a=matched / max(1, len_a),
             context_tiles=self.context_tiles,
         )
+
+
+# An alignment in bytes: counts and scores, then (a, b, length) of each tile and context tile.
+# Compact because alignments travel back from workers and live in the shape store by the
+# ten thousand (a pickled frozen dataclass per tile cost seconds to unpickle).
+_ALIGNMENT_HEAD = struct.Struct("<IIqdd")
+
+
+def encode_alignment(alignment: Alignment) -> bytes:
+    ints = array("q")
+    for t in alignment.tiles + alignment.context_tiles:
+        ints.extend((t.a, t.b, t.length))
+    head = _ALIGNMENT_HEAD.pack(
+        len(alignment.tiles),
+        len(alignment.context_tiles),
+        alignment.matched,
+        alignment.score,
+        alignment.coverage_a,
+    )
+    return head + ints.tobytes()
+
+
+def decode_alignment(data: bytes) -> Alignment:
+    """Inverse of `encode_alignment`; ValueError when the bytes cannot be one."""
+    if len(data) < _ALIGNMENT_HEAD.size:
+        raise ValueError("truncated alignment")
+    n_tiles, n_context, matched, score, coverage_a = _ALIGNMENT_HEAD.unpack_from(data)
+    ints = array("q")
+    ints.frombytes(memoryview(data)[_ALIGNMENT_HEAD.size :])
+    if len(ints) != 3 * (n_tiles + n_context) or min(ints, default=0) < 0:
+        raise ValueError("alignment of the wrong length")
+    tiles = [Tile(a=ints[i], b=ints[i + 1], length=ints[i + 2]) for i in range(0, len(ints), 3)]
+    return Alignment(
+        tiles=tuple(tiles[:n_tiles]),
+        matched=matched,
+        score=score,
+        coverage_a=coverage_a,
+        context_tiles=tuple(tiles[n_tiles:]),
+    )
 
 
 def tile(

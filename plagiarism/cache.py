@@ -60,10 +60,10 @@ def engine_digest() -> bytes:
     return engine_digest_of(Path(__file__).resolve().parent)
 
 
-def engine_digest_of(package: Path) -> bytes:
+def engine_digest_of(package: Path, modules: tuple[str, ...] = _ENGINE_MODULES) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     h.update(f"format={CACHE_FORMAT}".encode())
-    for name in _ENGINE_MODULES:
+    for name in modules:
         h.update(name.encode())
         h.update((package / name).read_bytes())
     for dist in _ENGINE_DISTRIBUTIONS:

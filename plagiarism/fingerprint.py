@@ -99,9 +99,30 @@ class UnitPrint:
     signature: U64
 
 
+def fingerprint_stream(stream: TokenStream, k: int, perms: Permutations) -> tuple[U64, U64]:
+    """The distinct k-gram hashes of a stream (sorted) and their MinHash signature."""
+    hashes = np.unique(kgram_hashes(stream, k))
+    return hashes, minhash_signature(hashes, perms)
+
+
 def fingerprint_units(units: list[Unit], k: int, perms: Permutations) -> list[UnitPrint]:
     out = []
     for i, unit in enumerate(units):
-        hashes = np.unique(kgram_hashes(unit.tokens, k))
-        out.append(UnitPrint(index=i, hashes=hashes, signature=minhash_signature(hashes, perms)))
+        hashes, signature = fingerprint_stream(unit.tokens, k, perms)
+        out.append(UnitPrint(index=i, hashes=hashes, signature=signature))
     return out
+
+
+def encode_print(hashes: U64, signature: U64) -> bytes:
+    """Signature first (its length is fixed by num_perm), then the hashes; little-endian."""
+    return signature.astype("<u8").tobytes() + hashes.astype("<u8").tobytes()
+
+
+def decode_print(data: bytes, num_perm: int) -> tuple[U64, U64]:
+    """Inverse of `encode_print`; ValueError when the bytes cannot be one."""
+    head = num_perm * 8
+    if len(data) < head or len(data) % 8:
+        raise ValueError("not a fingerprint of this num_perm")
+    signature = np.frombuffer(data, dtype="<u8", count=num_perm).astype(np.uint64)
+    hashes = np.frombuffer(data, dtype="<u8", offset=head).astype(np.uint64)
+    return hashes, signature

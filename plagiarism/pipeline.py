@@ -7,18 +7,26 @@ align -> match -> Result. Each arrow is one stage module; this file only wires t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from plagiarism import __version__, sources
-from plagiarism.align import MAX_TOKENS, Alignment, align
+from plagiarism.align import MAX_TOKENS, Alignment, align, decode_alignment, encode_alignment
 from plagiarism.artifacts import compare_artifacts, is_finding
 from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
 from plagiarism.candidates import LocalIndex
 from plagiarism.config import Settings
 from plagiarism.executor import Executor, LocalProcesses, Serial
-from plagiarism.fingerprint import Permutations, fingerprint_units
+from plagiarism.fingerprint import (
+    Permutations,
+    UnitPrint,
+    decode_print,
+    encode_print,
+    fingerprint_stream,
+)
 from plagiarism.match import Scored, build
 from plagiarism.model import (
     FileInfo,
@@ -27,6 +35,7 @@ from plagiarism.model import (
     Source,
     SourceFile,
     Summary,
+    TokenStream,
     Unit,
     Warning,
 )
@@ -38,6 +47,7 @@ from plagiarism.normalize import (
     side_context,
 )
 from plagiarism.progress import Progress, Silent
+from plagiarism.shapestore import ShapeStore, make_key
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,10 @@ STOP_GRAM_SHARE = 0.01
 # A unit of B is a candidate of a unit of A through the inverted index when at least this
 # share of its distinct k-grams occur there (split helpers have ~1.0, idioms far less).
 MIN_CONTAINMENT = 0.3
+# The shape store's share of --cache-max-bytes; the per-file analyses have the rest.
+SHAPE_STORE_SHARE = 0.25
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,7 +90,9 @@ def load_side(
     source = sources.resolve(spec, rev, settings, side)
     files, warnings = sources.read_files(source, settings, side)
     progress.stage(f"parsing {side.upper()}", total=len(files))
-    cache = AnalysisCache(settings.cache_dir, max_bytes=settings.cache_max_bytes)
+    cache = AnalysisCache(
+        settings.cache_dir, max_bytes=int(settings.cache_max_bytes * (1 - SHAPE_STORE_SHARE))
+    )
     # The same content is parsed once per run, whatever its path or side (side B finds the
     # entries side A just wrote), and once ever while the cache keeps it.
     unique: dict[str, SourceFile] = {}
@@ -122,8 +138,105 @@ def load_side(
     )
 
 
+def _lite(unit: Unit) -> TokenStream:
+    # What fingerprints and alignment read; lines stay home (less to pickle to a worker).
+    return TokenStream(syms=unit.tokens.syms, lines=(), idents=unit.tokens.idents)
+
+
+def _print_task(item: tuple[TokenStream, int, int]) -> bytes:
+    stream, k, num_perm = item
+    hashes, signature = fingerprint_stream(stream, k, _perms(num_perm))
+    return encode_print(hashes, signature)
+
+
+def _align_task(item: tuple[TokenStream, TokenStream, int, int | None]) -> bytes:
+    a, b, min_match, short = item
+    return encode_alignment(align(a, b, min_match, short))
+
+
+@functools.lru_cache(maxsize=4)
+def _perms(num_perm: int) -> Permutations:
+    return Permutations.make(num_perm)
+
+
+class _Shapes:
+    """Per-shape work through the store (when there is one) and the executor (for misses)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        executor: Executor,
+        store: ShapeStore | None,
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.executor = executor
+        self.store = store
+        self.progress = progress
+
+    def _cached(
+        self,
+        keys: list[bytes],
+        tasks: Callable[[list[int]], list[Any]],
+        fn: Callable[[Any], bytes],
+        decode: Callable[[bytes], T],
+    ) -> list[T]:
+        found = self.store.get_many(keys) if self.store is not None else {}
+        out: list[T | None] = [None] * len(keys)
+        for i, key in enumerate(keys):
+            value = found.get(key)
+            if value is not None:
+                try:
+                    out[i] = decode(value)
+                except ValueError as exc:
+                    log.warning("shape store: recomputing a value that does not decode (%s)", exc)
+                    if self.store is not None:
+                        self.store.stats.corrupt += 1
+                else:
+                    self.progress.advance()
+        todo = [i for i, v in enumerate(out) if v is None]
+        fresh: dict[bytes, bytes] = {}
+        for i, value in zip(todo, self.executor.map(fn, tasks(todo)), strict=True):
+            out[i] = decode(value)
+            fresh[keys[i]] = value
+            self.progress.advance()
+        if self.store is not None:
+            self.store.put_many(fresh)
+        return [v for v in out if v is not None]
+
+    def prints(self, units: Sequence[Unit]) -> list[UnitPrint]:
+        k, num_perm = self.settings.kgram, self.settings.num_perm
+        keys = [make_key("print", k, num_perm, u.content_hash) for u in units]
+        pairs = self._cached(
+            keys,
+            lambda todo: [(_lite(units[i]), k, num_perm) for i in todo],
+            _print_task,
+            functools.partial(decode_print, num_perm=num_perm),
+        )
+        return [UnitPrint(index=i, hashes=h, signature=sig) for i, (h, sig) in enumerate(pairs)]
+
+    def alignments(self, pairs: Sequence[tuple[Unit, Unit]]) -> list[Alignment]:
+        min_match = self.settings.min_match
+        short = self.settings.short_match or None
+        keys = [
+            make_key("align", min_match, short or 0, a.content_hash, b.content_hash)
+            for a, b in pairs
+        ]
+        return self._cached(
+            keys,
+            lambda todo: [(_lite(pairs[i][0]), _lite(pairs[i][1]), min_match, short) for i in todo],
+            _align_task,
+            decode_alignment,
+        )
+
+
 def score_candidates(
-    units_a: Sequence[Unit], units_b: Sequence[Unit], settings: Settings, progress: Progress
+    units_a: Sequence[Unit],
+    units_b: Sequence[Unit],
+    settings: Settings,
+    progress: Progress,
+    executor: Executor | None = None,
+    store: ShapeStore | None = None,
 ) -> tuple[list[Scored], int]:
     """Align each unit of B with the units of A the index proposes.
 
@@ -132,16 +245,25 @@ def score_candidates(
     are indexed once, a unit of B is queried once per shape, and a pair of shapes is
     aligned once (tiles depend only on the token symbols and on which names repeat, both
     fixed by the content hash). A unit of B that has an exact twin in A is aligned with
-    its twins only: nothing can explain it better.
+    its twins only: nothing can explain it better. Fingerprints and alignments of shapes
+    come from the shape store when an earlier run made them, else from the executor.
     """
+    shapes = _Shapes(settings, executor or Serial(), store, progress)
     cap = settings.max_candidates_per_unit
-    short = settings.short_match or None
     twins: dict[str, list[int]] = {}
     for i, u in enumerate(units_a):
         twins.setdefault(u.content_hash, []).append(i)
     representatives = [group[0] for group in twins.values()]
-    perms = Permutations.make(settings.num_perm)
-    prints = fingerprint_units([units_a[i] for i in representatives], settings.kgram, perms)
+    shapes_b: dict[str, int] = {}
+    for i, u in enumerate(units_b):
+        shapes_b.setdefault(u.content_hash, i)
+    # A shape of B with a twin in A is never looked up in the index.
+    lookups = [h for h in shapes_b if h not in twins]
+    progress.stage("fingerprints", total=len(representatives) + len(lookups))
+    prints = shapes.prints([units_a[i] for i in representatives])
+    prints_b = dict(
+        zip(lookups, shapes.prints([units_b[shapes_b[h]] for h in lookups]), strict=True)
+    )
     # Index positions are positions in `representatives`.
     index = LocalIndex(
         prints,
@@ -151,45 +273,32 @@ def score_candidates(
         max_per_unit=cap,
         max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(representatives))),
     )
-    shapes_b: dict[str, int] = {}
-    for i, u in enumerate(units_b):
-        shapes_b.setdefault(u.content_hash, i)
-    prints_b = dict(
-        zip(
-            shapes_b,
-            fingerprint_units([units_b[i] for i in shapes_b.values()], settings.kgram, perms),
-            strict=True,
-        )
-    )
-    progress.stage("aligning", total=len(units_b))
+    progress.stage("candidates", total=len(shapes_b))
     proposals: dict[str, list[int]] = {}  # B shape -> A unit indexes, strongest first
-    alignments: dict[tuple[str, str], Alignment] = {}
-    scored: list[Scored] = []
-    n_candidates = 0
-    for b_index, ub in enumerate(units_b):
-        partners = proposals.get(ub.content_hash)
-        if partners is None:
-            if ub.content_hash in twins:
-                partners = twins[ub.content_hash][:cap]
-            else:
-                partners = []
-                for prop in index.query(prints_b[ub.content_hash]):
-                    partners.extend(twins[units_a[representatives[prop.a]].content_hash])
-                    if len(partners) >= cap:
-                        break
-                partners = partners[:cap]
-            proposals[ub.content_hash] = partners
+    needed: dict[tuple[str, str], tuple[int, int]] = {}  # shape pair -> a unit and a b unit
+    for shape, b_index in shapes_b.items():
+        if shape in twins:
+            partners = twins[shape][:cap]
+        else:
+            partners = []
+            for prop in index.query(prints_b[shape]):
+                partners.extend(twins[units_a[representatives[prop.a]].content_hash])
+                if len(partners) >= cap:
+                    break
+            partners = partners[:cap]
+        proposals[shape] = partners
         for a_index in partners:
-            ua = units_a[a_index]
-            key = (ua.content_hash, ub.content_hash)
-            alignment = alignments.get(key)
-            if alignment is None:
-                n_candidates += 1
-                alignment = align(ua.tokens, ub.tokens, settings.min_match, short)
-                alignments[key] = alignment
-            scored.append(Scored(a=a_index, b=b_index, alignment=alignment))
+            needed.setdefault((units_a[a_index].content_hash, shape), (a_index, b_index))
         progress.advance()
-    return scored, n_candidates
+    progress.stage("aligning", total=len(needed))
+    aligned = shapes.alignments([(units_a[i], units_b[j]) for i, j in needed.values()])
+    alignments = dict(zip(needed, aligned, strict=True))
+    scored: list[Scored] = []
+    for b_index, ub in enumerate(units_b):
+        for a_index in proposals[ub.content_hash]:
+            key = (units_a[a_index].content_hash, ub.content_hash)
+            scored.append(Scored(a=a_index, b=b_index, alignment=alignments[key]))
+    return scored, len(needed)
 
 
 def resolve_units(a: SideData, b: SideData) -> tuple[list[Unit], list[Unit], list[Warning]]:
@@ -245,14 +354,31 @@ def compare(
     own_executor = executor is None
     if executor is None:
         executor = LocalProcesses(settings.jobs) if settings.jobs != 1 else Serial()
+    store = (
+        ShapeStore(settings.cache_dir, max_bytes=int(settings.cache_max_bytes * SHAPE_STORE_SHARE))
+        if settings.use_cache
+        else None
+    )
     try:
         a = load_side(str(spec_a), settings.rev_a, "a", settings, executor, progress)
         b = load_side(str(spec_b), settings.rev_b, "b", settings, executor, progress)
+        units_a, units_b, unit_warnings = resolve_units(a, b)
+        scored, n_candidates = score_candidates(
+            units_a, units_b, settings, progress, executor, store
+        )
     finally:
         if own_executor:
             executor.close()
-    units_a, units_b, unit_warnings = resolve_units(a, b)
-    scored, n_candidates = score_candidates(units_a, units_b, settings, progress)
+        if store is not None:
+            if store.stats.writes:
+                store.evict()
+            log.info(
+                "shape store: %d hits, %d misses, %d corrupt",
+                store.stats.hits,
+                store.stats.misses,
+                store.stats.corrupt,
+            )
+            store.close()
     progress.stage("matching")
     matching = build(units_a, units_b, scored, settings)
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,14 @@ def counts(stderr: str) -> dict[str, tuple[int, int, int]]:
     return {side: (int(h), int(m), int(c)) for side, h, m, c in found}
 
 
+def store_counts(stderr: str) -> tuple[int, int, int]:
+    """(hits, misses, corrupt) of the shape store (fingerprints and alignments of shapes)."""
+    found = re.findall(r"shape store: (\d+) hits, (\d+) misses, (\d+) corrupt", stderr)
+    assert len(found) == 1, stderr
+    hits, misses, corrupt = found[0]
+    return int(hits), int(misses), int(corrupt)
+
+
 def result(path: Path) -> dict[str, object]:
     data = json.loads(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
@@ -120,6 +129,10 @@ def test_a_warm_cache_is_reused_and_changes_nothing(
     assert before["B"] == (shared, len(unique_b) - shared, 0)
     assert after["A"] == (len(unique_a), 0, 0)
     assert after["B"] == (len(unique_b), 0, 0)
+    # Fingerprints and alignments of shapes: all made cold, all reused warm.
+    made = store_counts(cold.stderr)
+    assert made[0] == 0 and made[1] > 0
+    assert store_counts(warm.stderr) == (made[1], 0, 0)
     assert result(cold_json) == result(warm_json)
 
 
@@ -145,6 +158,28 @@ def test_a_corrupted_entry_is_recomputed(sides: tuple[Path, Path], tmp_path: Pat
     # The damaged entry was rewritten: a third run reuses everything.
     third = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache))
     assert all(m == 0 and c == 0 for _, m, c in counts(third.stderr).values())
+
+
+def test_a_corrupted_shape_value_is_recomputed(sides: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = sides
+    cache = tmp_path / "cache"
+    first = tmp_path / "first.json"
+    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(first))
+    assert res.returncode == 1, res.stderr
+    with sqlite3.connect(cache / "shapes.sqlite") as db:
+        keys = [k for (k,) in db.execute("SELECT key FROM shapes ORDER BY key")]
+        victim = keys[len(keys) // 2]
+        (value,) = db.execute("SELECT value FROM shapes WHERE key = ?", (victim,)).fetchone()
+        damaged = bytearray(value)
+        damaged[len(damaged) // 2] ^= 0xFF
+        db.execute("UPDATE shapes SET value = ? WHERE key = ?", (bytes(damaged), victim))
+    second = tmp_path / "second.json"
+    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(second))
+    hits, misses, corrupt = store_counts(res.stderr)
+    assert (misses, corrupt) == (1, 1) and hits == len(keys) - 1
+    assert result(first) == result(second)
+    third = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache))
+    assert store_counts(third.stderr) == (len(keys), 0, 0)
 
 
 def test_a_dask_cluster_gives_the_same_result_as_this_machine(

@@ -1,0 +1,201 @@
+"""Work on code *shapes* kept on disk: fingerprints of a shape, alignments of a shape pair.
+
+A shape is a unit's content hash (its normalized tokens up to renaming). Fingerprints depend
+only on the shape, and an alignment only on the two shapes, so both can outlive a run: a
+second comparison, or one against another version of the same repository, reuses them. This
+is also the first piece of a corpus index (fingerprints stored and queried outside one run).
+
+One SQLite file (`<cache-dir>/shapes.sqlite`) rather than a file per entry: a transformers
+pair has ~16,000 shapes and ~33,000 aligned shape pairs, each a few hundred bytes. Keys are
+digests of the engine (the source of the modules that produce the value), the parameters
+and the shapes, so an engine change never serves a stale value. Values carry a BLAKE2
+digest that is checked before they are used; one that does not check out is counted as
+corrupt and recomputed. A store that cannot be opened or written only costs time: the run
+goes on without it and says so in the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from plagiarism.cache import CacheStats, engine_digest_of
+
+log = logging.getLogger(__name__)
+
+STORE_FORMAT = 1
+FILE_NAME = "shapes.sqlite"
+# The modules whose output a stored value is; the tree-sitter versions come along with them.
+_ENGINE_MODULES = ("normalize.py", "fingerprint.py", "align.py", "model.py")
+# SQLite caps the number of parameters of one statement.
+_BATCH = 500
+# Seconds to wait for another run that holds the write lock.
+_LOCK_TIMEOUT_S = 30.0
+
+
+@lru_cache(maxsize=1)
+def engine_digest() -> bytes:
+    package = Path(__file__).resolve().parent
+    h = hashlib.blake2b(engine_digest_of(package, _ENGINE_MODULES), digest_size=16)
+    h.update(f"store={STORE_FORMAT}".encode())
+    return h.digest()
+
+
+def make_key(kind: str, *parts: str | int) -> bytes:
+    """The key of one value: what it is, the parameters it was made with, the shapes."""
+    h = hashlib.blake2b(engine_digest(), digest_size=16)
+    h.update(kind.encode())
+    for part in parts:
+        h.update(b"\x00")
+        h.update(str(part).encode())
+    return h.digest()
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.blake2b(value, digest_size=16).digest()
+
+
+@dataclass(slots=True)
+class ShapeStore:
+    """Values by key, in one SQLite file under the cache folder."""
+
+    root: Path
+    max_bytes: int
+    stats: CacheStats = field(default_factory=CacheStats)
+    _db: sqlite3.Connection | None = None
+    _broken: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.root / FILE_NAME
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is not None or self._broken:
+            return self._db
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=_LOCK_TIMEOUT_S)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS shapes ("
+                "key BLOB PRIMARY KEY, digest BLOB NOT NULL, value BLOB NOT NULL, "
+                "size INTEGER NOT NULL, used REAL NOT NULL) WITHOUT ROWID"
+            )
+            db.commit()
+        except sqlite3.Error as exc:
+            self._give_up("open", exc)
+            return None
+        self._db = db
+        return db
+
+    def _give_up(self, what: str, exc: Exception) -> None:
+        log.warning("shape store %s: cannot %s (%s); going on without it", self.path, what, exc)
+        self._broken = True
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        """The stored values of these keys that check out (the rest are misses)."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[bytes, bytes] = {}
+        db = self._connect()
+        if db is not None:
+            try:
+                for i in range(0, len(wanted), _BATCH):
+                    batch = wanted[i : i + _BATCH]
+                    marks = ",".join("?" * len(batch))
+                    rows = db.execute(
+                        f"SELECT key, digest, value FROM shapes WHERE key IN ({marks})", batch
+                    )
+                    for key, digest, value in rows:
+                        if _digest(value) == digest:
+                            found[key] = value
+                        else:
+                            self.stats.corrupt += 1
+                if found:
+                    now = time.time()
+                    db.executemany(
+                        "UPDATE shapes SET used = ? WHERE key = ?", ((now, k) for k in found)
+                    )
+                    db.commit()
+            except sqlite3.Error as exc:
+                self._give_up("read", exc)
+                found = {}
+        self.stats.hits += len(found)
+        self.stats.misses += len(wanted) - len(found)
+        return found
+
+    def put_many(self, values: Mapping[bytes, bytes]) -> None:
+        if not values:
+            return
+        db = self._connect()
+        if db is None:
+            self.stats.write_errors += len(values)
+            return
+        now = time.time()
+        try:
+            db.executemany(
+                "INSERT OR REPLACE INTO shapes (key, digest, value, size, used) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((k, _digest(v), v, len(v) + 40, now) for k, v in values.items()),
+            )
+            db.commit()
+        except sqlite3.Error as exc:
+            self._give_up("write", exc)
+            self.stats.write_errors += len(values)
+            return
+        self.stats.writes += len(values)
+
+    def size(self) -> int:
+        db = self._connect()
+        if db is None:
+            return 0
+        try:
+            row = db.execute("SELECT COALESCE(SUM(size), 0) FROM shapes").fetchone()
+        except sqlite3.Error:
+            return 0
+        return int(row[0])
+
+    def evict(self, keep_share: float = 0.8) -> int:
+        """Drop the least recently used values until the store fits its limit again."""
+        total = self.size()
+        if total <= self.max_bytes:
+            return 0
+        db = self._connect()
+        if db is None:
+            return 0
+        target = int(self.max_bytes * keep_share)
+        removed = 0
+        try:
+            rows = db.execute("SELECT key, size FROM shapes ORDER BY used").fetchall()
+            doomed = []
+            for key, size in rows:
+                if total <= target:
+                    break
+                doomed.append((key,))
+                total -= size
+            db.executemany("DELETE FROM shapes WHERE key = ?", doomed)
+            db.commit()
+            removed = len(doomed)
+            # Give the pages back to the file system, or the file never shrinks.
+            db.execute("VACUUM")
+        except sqlite3.Error as exc:
+            self._give_up("evict", exc)
+            return removed
+        self.stats.evicted += removed
+        log.info("shape store: evicted %d values to stay under %d bytes", removed, self.max_bytes)
+        return removed
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
