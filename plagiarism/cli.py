@@ -142,7 +142,9 @@ def main(ctx: click.Context, verbose: bool) -> None:
     help="Neither read nor write the per-file analysis cache (clones are still cached).",
 )
 @click.option(
-    "--cache-max-bytes", type=int, help="Size limit of the cache: analyses and the shape store (default 4 GiB)."
+    "--cache-max-bytes",
+    type=int,
+    help="Size limit of the cache: analyses and the shape store (default 4 GiB).",
 )
 @click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")

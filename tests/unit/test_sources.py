@@ -63,8 +63,6 @@ def g(cwd: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-
-
 def commit_all(repo: Path, message: str) -> str:
     g(repo, "add", "-A")
     g(repo, "commit", "-q", "-m", message)
