@@ -20,6 +20,7 @@ import struct
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 from plagiarism.model import LineRange, Region, Rename, TokenStream
 from plagiarism.normalize import PLACEHOLDERS
@@ -287,17 +288,14 @@ def aligned_names(
     a: TokenStream, b: TokenStream, tiles: tuple[Tile, ...]
 ) -> Counter[tuple[str, str]]:
     """How often each name of A stands where a name of B stands, over the matched tokens."""
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str | None, str | None]] = Counter()
+    ia, ib = a.idents, b.idents
     for t in tiles:
-        for off in range(t.length):
-            sa = a.syms[t.a + off]
-            if sa not in PLACEHOLDERS:
-                continue
-            na_ = a.idents[t.a + off]
-            nb_ = b.idents[t.b + off]
-            if na_ is not None and nb_ is not None:
-                counts[(na_, nb_)] += 1
-    return counts
+        # Inside a tile both sides carry the same symbols, and after resolution only
+        # placeholders carry an ident, so a None on one side is a None on the other.
+        counts.update(zip(ia[t.a : t.a + t.length], ib[t.b : t.b + t.length], strict=True))
+    counts.pop((None, None), None)
+    return cast("Counter[tuple[str, str]]", counts)
 
 
 def renames_of(counts: Counter[tuple[str, str]]) -> tuple[Rename, ...]:

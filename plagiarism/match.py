@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from plagiarism.align import Alignment, aligned_names, regions, renames_of
+from plagiarism.align import Alignment, Tile, aligned_names, regions, renames_of
 from plagiarism.config import Settings
 from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
 
@@ -126,6 +126,23 @@ def _members(units: Sequence[Unit]) -> dict[int, list[int]]:
     return out
 
 
+class _Names:
+    """Aligned names per scored pair, computed once: the tie-break and the reported pairs
+    both need them, and a transformers-sized run has ~30,000 pairs."""
+
+    def __init__(self, units_a: Sequence[Unit], units_b: Sequence[Unit]) -> None:
+        self.units_a, self.units_b = units_a, units_b
+        self._memo: dict[tuple[int, int, tuple[Tile, ...]], Counter[tuple[str, str]]] = {}
+
+    def __call__(self, s: Scored) -> Counter[tuple[str, str]]:
+        key = (s.a, s.b, s.alignment.tiles)
+        got = self._memo.get(key)
+        if got is None:
+            ua, ub = self.units_a[s.a], self.units_b[s.b]
+            got = self._memo[key] = aligned_names(ua.tokens, ub.tokens, s.alignment.tiles)
+        return got
+
+
 def structural_bonus(
     scored: Sequence[Scored],
     chosen: dict[int, Scored],
@@ -133,6 +150,7 @@ def structural_bonus(
     units_b: Sequence[Unit],
     min_score: float,
     fixed: frozenset[tuple[int, int]] = frozenset(),
+    names: _Names | None = None,
 ) -> dict[tuple[int, int], float]:
     """Evidence beyond a pair's own tokens, for B units with several plausible origins.
 
@@ -151,11 +169,11 @@ def structural_bonus(
     contested = {b: ss for b, ss in contested.items() if len(ss) > 1 and b not in settled}
     if not contested:
         return {}
+    names = names or _Names(units_a, units_b)
     partner = {b: s.a for b, s in chosen.items()}
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     for s in chosen.values():
-        ua, ub = units_a[s.a], units_b[s.b]
-        for r in renames_of(aligned_names(ua.tokens, ub.tokens, s.alignment.tiles)):
+        for r in renames_of(names(s)):
             votes[r.a][r.b] += 1
     global_map = {a: c.most_common(1)[0][0] for a, c in votes.items()}
     members_a, members_b = _members(units_a), _members(units_b)
@@ -167,9 +185,8 @@ def structural_bonus(
         # method repeated in fifty files of A should not cost fifty name comparisons.
         strongest = sorted(options, key=lambda s: (-s.alignment.matched, s.a))[:MAX_TIE_OPTIONS]
         for s in strongest:
-            ua, ub = units_a[s.a], units_b[s.b]
             agree = 0
-            for (na, nb), count in aligned_names(ua.tokens, ub.tokens, s.alignment.tiles).items():
+            for (na, nb), count in names(s).items():
                 mapped = global_map.get(na)
                 if mapped == nb:
                     agree += count
@@ -258,7 +275,8 @@ def build(
             ctx = s.alignment.as_context(len(units_a[s.a].tokens), len(units_b[s.b].tokens))
             if ctx.score >= floor:
                 eligible.append(Scored(a=s.a, b=s.b, alignment=ctx, context=ctx is not s.alignment))
-    bonus = structural_bonus(eligible, first, units_a, units_b, floor, fixed)
+    names = _Names(units_a, units_b)
+    bonus = structural_bonus(eligible, first, units_a, units_b, floor, fixed, names)
     chosen = one_to_one(eligible, min_score=floor, bonus=bonus, fixed=fixed) if eligible else {}
     used_a = {s.a for s in chosen.values()}
 
@@ -305,7 +323,7 @@ def build(
                 score=s.alignment.score,
                 matched_tokens=s.alignment.matched,
                 regions=regions(ua.tokens, ub.tokens, tiles),
-                renames=renames_of(aligned_names(ua.tokens, ub.tokens, tiles)),
+                renames=renames_of(names(s)),
                 call_support=support.get(b, 0),
                 one_to_one=b in chosen,
                 identical=ua.content_hash == ub.content_hash,

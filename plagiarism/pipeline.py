@@ -293,9 +293,16 @@ def score_candidates(
     progress.stage("aligning", total=len(needed))
     aligned = shapes.alignments([(units_a[i], units_b[j]) for i, j in needed.values()])
     alignments = dict(zip(needed, aligned, strict=True))
+    # A unit of B that is the same code at the same path and name as a unit of A is
+    # settled by that twin (match.one_to_one takes such pairs first and drops their other
+    # edges), so its other partners are not scored at all: between two versions of a
+    # repository that is most units, times up to `cap` look-alikes each.
+    same_place = {(u.path, u.qualname, u.content_hash): i for i, u in enumerate(units_a)}
     scored: list[Scored] = []
     for b_index, ub in enumerate(units_b):
-        for a_index in proposals[ub.content_hash]:
+        twin = same_place.get((ub.path, ub.qualname, ub.content_hash))
+        partners = [twin] if twin is not None else proposals[ub.content_hash]
+        for a_index in partners:
             key = (units_a[a_index].content_hash, ub.content_hash)
             scored.append(Scored(a=a_index, b=b_index, alignment=alignments[key]))
     return scored, len(needed)
