@@ -20,6 +20,7 @@ import struct
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import cast
 
 from plagiarism.model import LineRange, Region, Rename, TokenStream
@@ -298,12 +299,24 @@ def aligned_names(
     return cast("Counter[tuple[str, str]]", counts)
 
 
-def renames_of(counts: Counter[tuple[str, str]]) -> tuple[Rename, ...]:
-    """The name pairs of one alignment, each A name with the B name it most often faces."""
+def best_names(counts: Counter[tuple[str, str]]) -> dict[str, tuple[str, int]]:
+    """Each A name with the B name it most often faces, and how often (ties: smallest)."""
     best: dict[str, tuple[str, int]] = {}
     for (na_, nb_), c in counts.items():
-        if na_ not in best or c > best[na_][1] or (c == best[na_][1] and nb_ < best[na_][0]):
+        old = best.get(na_)
+        if old is None or c > old[1] or (c == old[1] and nb_ < old[0]):
             best[na_] = (nb_, c)
-    out = [Rename(a=k, b=v[0], count=v[1]) for k, v in best.items()]
-    out.sort(key=lambda r: (-r.count, r.a))
-    return tuple(out)
+    return best
+
+
+def renames_of(counts: Counter[tuple[str, str]]) -> tuple[Rename, ...]:
+    """The name pairs of one alignment, each A name with the B name it most often faces."""
+    items = sorted(best_names(counts).items(), key=lambda kv: (-kv[1][1], kv[0]))
+    return tuple(_rename(k, v[0], v[1]) for k, v in items)
+
+
+@lru_cache(maxsize=1 << 16)
+def _rename(a: str, b: str, count: int) -> Rename:
+    # The same (name, name, count) recurs across the hundreds of thousands of renames of a
+    # big run (`self` -> `self`, 12), and building a frozen dataclass costs microseconds.
+    return Rename(a=a, b=b, count=count)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from plagiarism.align import Alignment, Tile, aligned_names, regions, renames_of
+from plagiarism.align import Alignment, Tile, aligned_names, best_names, regions, renames_of
 from plagiarism.config import Settings
 from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
 
@@ -173,8 +173,8 @@ def structural_bonus(
     partner = {b: s.a for b, s in chosen.items()}
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     for s in chosen.values():
-        for r in renames_of(names(s)):
-            votes[r.a][r.b] += 1
+        for na, (nb, _) in best_names(names(s)).items():
+            votes[na][nb] += 1
     global_map = {a: c.most_common(1)[0][0] for a, c in votes.items()}
     members_a, members_b = _members(units_a), _members(units_b)
     parent_a = {c: p for p, cs in members_a.items() for c in cs}
@@ -203,35 +203,33 @@ def structural_bonus(
     return bonus
 
 
-def call_graph(units: Sequence[Unit]) -> nx.DiGraph:
-    """Unit index -> unit indexes it may call, resolved by simple name within the side."""
+def call_graph(units: Sequence[Unit]) -> dict[int, set[int]]:
+    """Unit index -> unit indexes it may call, resolved by simple name within the side.
+    (A dict of sets: only successors are ever asked, and building a networkx DiGraph of a
+    transformers-sized side cost a second.)"""
     by_name: dict[str, list[int]] = defaultdict(list)
     for i, unit in enumerate(units):
         if unit.kind != "module":
             by_name[unit.qualname.rsplit(".", 1)[-1]].append(i)
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(len(units)))
+    graph: dict[int, set[int]] = {}
     for i, unit in enumerate(units):
         for name in unit.calls:
             targets = by_name.get(name, ())
             if len(targets) <= 3:  # a name defined everywhere (`forward`) says nothing
                 for t in targets:
                     if t != i:
-                        graph.add_edge(i, t)
+                        graph.setdefault(i, set()).add(t)
     return graph
 
 
-def call_support(pairs: dict[int, int], graph_a: nx.DiGraph, graph_b: nx.DiGraph) -> dict[int, int]:
+def call_support(
+    pairs: dict[int, int], graph_a: dict[int, set[int]], graph_b: dict[int, set[int]]
+) -> dict[int, int]:
     """For each matched b: how many of its callees are matched to callees of its partner."""
     out = {}
     for b, a in pairs.items():
-        callees_a = set(graph_a.successors(a)) if a in graph_a else set()
-        support = 0
-        for cb in graph_b.successors(b):
-            ca = pairs.get(cb)
-            if ca is not None and ca in callees_a:
-                support += 1
-        out[b] = support
+        callees_a = graph_a.get(a, set())
+        out[b] = sum(1 for cb in graph_b.get(b, ()) if pairs.get(cb) in callees_a)
     return out
 
 

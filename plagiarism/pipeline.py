@@ -46,7 +46,7 @@ from plagiarism.normalize import (
     resolve_units_of,
     side_context,
 )
-from plagiarism.progress import Progress, Silent
+from plagiarism.progress import Progress, Silent, Timed
 from plagiarism.shapestore import ShapeStore, make_key
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def load_side(
     executor: Executor,
     progress: Progress,
 ) -> SideData:
+    progress.stage(f"reading {side.upper()}")
     source = sources.resolve(spec, rev, settings, side)
     files, warnings = sources.read_files(source, settings, side)
     progress.stage(f"parsing {side.upper()}", total=len(files))
@@ -264,6 +265,7 @@ def score_candidates(
     prints_b = dict(
         zip(lookups, shapes.prints([units_b[shapes_b[h]] for h in lookups]), strict=True)
     )
+    progress.stage("indexing")
     # Index positions are positions in `representatives`.
     index = LocalIndex(
         prints,
@@ -357,7 +359,7 @@ def compare(
 ) -> Result:
     """Compare B (the suspect) against A (the original): which of B's code is explained by A."""
     settings = settings or Settings()
-    progress = progress or Silent()
+    progress = Timed(progress or Silent())
     own_executor = executor is None
     if executor is None:
         executor = LocalProcesses(settings.jobs) if settings.jobs != 1 else Serial()
@@ -369,6 +371,7 @@ def compare(
     try:
         a = load_side(str(spec_a), settings.rev_a, "a", settings, executor, progress)
         b = load_side(str(spec_b), settings.rev_b, "b", settings, executor, progress)
+        progress.stage("resolving")
         units_a, units_b, unit_warnings = resolve_units(a, b)
         scored, n_candidates = score_candidates(
             units_a, units_b, settings, progress, executor, store

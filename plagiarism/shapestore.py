@@ -35,6 +35,8 @@ FILE_NAME = "shapes.sqlite"
 _ENGINE_MODULES = ("normalize.py", "fingerprint.py", "align.py", "model.py")
 # SQLite caps the number of parameters of one statement.
 _BATCH = 500
+# A hit refreshes its recency only when it is older than this.
+_RECENT_S = 3600.0
 # Seconds to wait for another run that holds the write lock.
 _LOCK_TIMEOUT_S = 30.0
 
@@ -107,6 +109,11 @@ class ShapeStore:
         """The stored values of these keys that check out (the rest are misses)."""
         wanted = list(dict.fromkeys(keys))
         found: dict[bytes, bytes] = {}
+        # Recency only matters to eviction at the scale of runs, not seconds: rewriting it
+        # for every hit of every run cost a second on a transformers pair.
+        now = time.time()
+        stale = now - _RECENT_S
+        refresh: list[bytes] = []
         db = self._connect()
         if db is not None:
             try:
@@ -114,17 +121,19 @@ class ShapeStore:
                     batch = wanted[i : i + _BATCH]
                     marks = ",".join("?" * len(batch))
                     rows = db.execute(
-                        f"SELECT key, digest, value FROM shapes WHERE key IN ({marks})", batch
+                        f"SELECT key, digest, value, used FROM shapes WHERE key IN ({marks})",
+                        batch,
                     )
-                    for key, digest, value in rows:
+                    for key, digest, value, used in rows:
                         if _digest(value) == digest:
                             found[key] = value
+                            if used < stale:
+                                refresh.append(key)
                         else:
                             self.stats.corrupt += 1
-                if found:
-                    now = time.time()
+                if refresh:
                     db.executemany(
-                        "UPDATE shapes SET used = ? WHERE key = ?", ((now, k) for k in found)
+                        "UPDATE shapes SET used = ? WHERE key = ?", ((now, k) for k in refresh)
                     )
                     db.commit()
             except sqlite3.Error as exc:
