@@ -953,9 +953,46 @@ def joint_context(contexts: Iterable[SideContext]) -> SideContext:
     )
 
 
+class Resolver:
+    """Resolves the units of one or more sides under one context. A file whose content was
+    already resolved (on the other side, or elsewhere on this one) reuses those token
+    streams: two versions of a repository share most files, and resolution is the slowest
+    step of a warm run."""
+
+    def __init__(self, ctx: SideContext) -> None:
+        self.ctx = ctx
+        self._memo = _Memo(ctx)
+        self._done: dict[str, list[Unit]] = {}
+
+    def units_of(self, analyses: Iterable[FileAnalysis], side: Side) -> list[Unit]:
+        out: list[Unit] = []
+        for a in analyses:
+            seen = self._done.get(a.sha256)
+            if seen is None:
+                units = [resolve_unit(raw, a, self.ctx, side, self._memo) for raw in a.units]
+                self._done[a.sha256] = units
+            else:
+                units = [
+                    Unit(
+                        side=side,
+                        path=a.path,
+                        qualname=u.qualname,
+                        kind=u.kind,
+                        start_line=u.start_line,
+                        end_line=u.end_line,
+                        file_sha256=u.file_sha256,
+                        tokens=u.tokens,
+                        calls=u.calls,
+                        content_hash=u.content_hash,
+                    )
+                    for u in seen
+                ]
+            out.extend(units)
+        return out
+
+
 def resolve_units_of(analyses: Iterable[FileAnalysis], ctx: SideContext, side: Side) -> list[Unit]:
-    memo = _Memo(ctx)
-    return [resolve_unit(raw, a, ctx, side, memo) for a in analyses for raw in a.units]
+    return Resolver(ctx).units_of(analyses, side)
 
 
 def resolve_side(analyses: list[FileAnalysis], side: Side) -> tuple[list[Unit], SideContext]:

@@ -41,9 +41,9 @@ from plagiarism.model import (
 )
 from plagiarism.normalize import (
     FileAnalysis,
+    Resolver,
     analyze_file,
     joint_context,
-    resolve_units_of,
     side_context,
 )
 from plagiarism.progress import Progress, Silent, Timed
@@ -315,8 +315,9 @@ def resolve_units(a: SideData, b: SideData) -> tuple[list[Unit], list[Unit], lis
     attribute name is a placeholder on both sides or on neither (`.shape` must not be a
     placeholder in A only because A happens to define a `shape` somewhere)."""
     ctx = joint_context([side_context(a.analyses), side_context(b.analyses)])
-    units_a = resolve_units_of(a.analyses, ctx, "a")
-    units_b = resolve_units_of(b.analyses, ctx, "b")
+    resolver = Resolver(ctx)
+    units_a = resolver.units_of(a.analyses, "a")
+    units_b = resolver.units_of(b.analyses, "b")
     warnings = [
         Warning(
             side=u.side,
