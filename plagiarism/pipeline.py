@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +70,11 @@ class SideData:
     files: tuple[SourceFile, ...]
     analyses: tuple[FileAnalysis, ...]
     warnings: tuple[Warning, ...]
+    # Analyses by content hash, as analysed (before paths are set): the other side reuses
+    # them for the files both hold instead of reading the cache again.
+    by_hash: Mapping[str, tuple[FileAnalysis, list[Warning]]] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 def _analyze_entry(item: tuple[SourceFile, Side]) -> bytes:
@@ -86,6 +91,7 @@ def load_side(
     settings: Settings,
     executor: Executor,
     progress: Progress,
+    known: Mapping[str, tuple[FileAnalysis, list[Warning]]] | None = None,
 ) -> SideData:
     progress.stage(f"reading {side.upper()}")
     source = sources.resolve(spec, rev, settings, side)
@@ -102,6 +108,10 @@ def load_side(
     by_hash: dict[str, tuple[FileAnalysis, list[Warning]]] = {}
     todo: list[SourceFile] = []
     for f in unique.values():
+        if known and f.sha256 in known:
+            by_hash[f.sha256] = known[f.sha256]
+            progress.advance()
+            continue
         cached = cache.get(f) if settings.use_cache else None
         if cached is None:
             todo.append(f)
@@ -136,6 +146,7 @@ def load_side(
         files=tuple(files),
         analyses=tuple(analyses),
         warnings=tuple(all_warnings),
+        by_hash=by_hash,
     )
 
 
@@ -371,7 +382,7 @@ def compare(
     )
     try:
         a = load_side(str(spec_a), settings.rev_a, "a", settings, executor, progress)
-        b = load_side(str(spec_b), settings.rev_b, "b", settings, executor, progress)
+        b = load_side(str(spec_b), settings.rev_b, "b", settings, executor, progress, a.by_hash)
         progress.stage("resolving")
         units_a, units_b, unit_warnings = resolve_units(a, b)
         scored, n_candidates = score_candidates(
