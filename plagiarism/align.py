@@ -65,6 +65,12 @@ MIN_ANCHOR_DENSITY = 0.1
 # already cover this share of B's unit, the pair is near-verbatim (a copy with one literal
 # flipped, `bias=False` -> `bias=True`) and every run counts, anchors or not.
 NEAR_VERBATIM = 0.9
+# An edited token near either end of a unit (the last keyword flipped, `bias=False` ->
+# `bias=True`) leaves a stretch shorter than `min_match` after it, so a unit that is the
+# original up to one literal looked less verbatim than it is. For that judgement only, a
+# shorter run counts when it continues a long run across a gap of at most this many tokens
+# on both sides: the same code, in the same order, with one or two tokens replaced.
+MAX_EDIT_GAP = 2
 
 
 def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
@@ -72,6 +78,13 @@ def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
         1
         for s in syms[start : start + length]
         if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")
+    )
+
+
+def distinct_anchors(syms: tuple[str, ...]) -> int:
+    """How many different anchor symbols a stream carries (what a short unit has to say)."""
+    return len(
+        {s for s in syms if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")}
     )
 
 
@@ -169,6 +182,18 @@ def tile(
     return tiles
 
 
+def _continues(t: Tile, runs: list[Tile]) -> bool:
+    """True when `t` follows or precedes one of `runs` across a small edit on both sides."""
+    for r in runs:
+        after_a, after_b = t.a - (r.a + r.length), t.b - (r.b + r.length)
+        before_a, before_b = r.a - (t.a + t.length), r.b - (t.b + t.length)
+        if 0 <= after_a <= MAX_EDIT_GAP and 0 <= after_b <= MAX_EDIT_GAP:
+            return True
+        if 0 <= before_a <= MAX_EDIT_GAP and 0 <= before_b <= MAX_EDIT_GAP:
+            return True
+    return False
+
+
 def _name_map(a: TokenStream, b: TokenStream, tiles: list[Tile]) -> dict[str, str]:
     """The renaming the long tiles establish: each A name to the B name it faces most."""
     return {r.a: r.b for r in renames_of(aligned_names(a, b, tuple(tiles)))}
@@ -204,8 +229,13 @@ def align(
         raw = list(tiles)
     else:
         raw = tile(a.syms, b.syms, min_match)
-        if sum(t.length for t in raw) >= NEAR_VERBATIM * len(b.syms):
-            tiles = raw
+        covered = sum(t.length for t in raw)
+        bridged: list[Tile] = []
+        if short_match is not None and len(b.syms) > covered >= len(b.syms) // 2:
+            short = tile(a.syms, b.syms, short_match, taken=tuple(raw))
+            bridged = [t for t in short if _continues(t, raw)]
+        if covered + sum(t.length for t in bridged) >= NEAR_VERBATIM * len(b.syms):
+            tiles = sorted(raw + bridged, key=lambda t: t.b)
         else:
             tiles = [
                 t
