@@ -69,8 +69,10 @@ NEAR_VERBATIM = 0.9
 # `bias=True`) leaves a stretch shorter than `min_match` after it, so a unit that is the
 # original up to one literal looked less verbatim than it is. For that judgement only, a
 # shorter run counts when it continues a long run across a gap of at most this many tokens
-# on both sides: the same code, in the same order, with one or two tokens replaced.
+# on both sides: the same code, in the same order, with one or two tokens replaced. Such a
+# run may be as short as BRIDGE_MIN tokens (`def f(self, x` before an added `= None`).
 MAX_EDIT_GAP = 2
+BRIDGE_MIN = 3
 
 
 def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
@@ -231,8 +233,8 @@ def align(
         raw = tile(a.syms, b.syms, min_match)
         covered = sum(t.length for t in raw)
         bridged: list[Tile] = []
-        if short_match is not None and len(b.syms) > covered >= len(b.syms) // 2:
-            short = tile(a.syms, b.syms, short_match, taken=tuple(raw))
+        if short_match is not None and NEAR_VERBATIM * len(b.syms) > covered >= len(b.syms) / 2:
+            short = tile(a.syms, b.syms, min(BRIDGE_MIN, short_match), taken=tuple(raw))
             bridged = [t for t in short if _continues(t, raw)]
         if covered + sum(t.length for t in bridged) >= NEAR_VERBATIM * len(b.syms):
             tiles = sorted(raw + bridged, key=lambda t: t.b)

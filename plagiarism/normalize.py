@@ -285,8 +285,10 @@ class _Emitter:
         self.idents: list[str | None] = []
         self.calls: list[str] = []
         # Identifier counts of the function being emitted (None outside functions), for
-        # dropping stores that are never read.
+        # dropping stores that are never read, and its locals that hold a fresh container
+        # that never escapes (see `sealed_locals`).
         self.counts: dict[str, int] | None = None
+        self.sealed: frozenset[str] = frozenset()
 
     def emit(self, sym: str, node: Node, ident: str | None = None) -> None:
         self.syms.append(sym)
@@ -477,6 +479,8 @@ class _Emitter:
     def dead(self, node: Node) -> bool:
         """Statements that never run or have no effect (see `statically_false`)."""
         kind = node.type
+        if kind == "while_statement" and false_on_entry(node):
+            return True
         if kind in ("if_statement", "while_statement"):
             if not statically_false(node.child_by_field_name("condition")):
                 return False
@@ -496,7 +500,7 @@ class _Emitter:
                 c.type == "else_clause" for c in node.children
             )
         if self.counts is not None:
-            return dead_store(node, self.counts)
+            return dead_store(node, self.counts) or sealed_use(node, self.sealed)
         return False
 
     def walk(self, node: Node) -> None:
@@ -704,7 +708,81 @@ def _pure(node: Node) -> bool:
     return True
 
 
+def _number(node: Node | None) -> float | None:
+    if node is None or node.type not in ("integer", "float"):
+        return None
+    try:
+        return float(normalize_number(_text(node)))
+    except ValueError:
+        return None
+
+
+def _holds(op: str, a: float, b: float) -> bool:
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    return a == b if op == "==" else a != b
+
+
+_COMPARE = frozenset({"<", "<=", ">", ">=", "==", "!="})
+
+
+def false_on_entry(node: Node) -> bool:
+    """`i = 0` then `while i < 0:`: a loop whose condition is false with the constant the
+    statement just before it stored. Defeats: padding loops that only a value, not the
+    condition's text, shows never run (constant propagation over one statement)."""
+    if any(c.type == "else_clause" for c in node.children):
+        return False
+    cond = node.child_by_field_name("condition")
+    prev = node.prev_named_sibling
+    if cond is None or cond.type != "comparison_operator" or cond.named_child_count != 2:
+        return False
+    if prev is None or prev.type != "expression_statement" or prev.named_child_count != 1:
+        return False
+    store = prev.named_children[0]
+    if store.type != "assignment":
+        return False
+    target, value = store.child_by_field_name("left"), store.child_by_field_name("right")
+    known = _number(value)
+    if target is None or target.type != "identifier" or known is None:
+        return False
+    ops = [c.type for c in cond.children if not c.is_named]
+    left, right = cond.named_children
+    if len(ops) != 1 or ops[0] not in _COMPARE:
+        return False
+    name = _text(target)
+    lhs: float | None
+    rhs: float | None
+    if left.type == "identifier" and _text(left) == name:
+        lhs, rhs = known, _number(right)
+    elif right.type == "identifier" and _text(right) == name:
+        lhs, rhs = _number(left), known
+    else:
+        return False
+    return lhs is not None and rhs is not None and not _holds(ops[0], lhs, rhs)
+
+
+def _statically_dead(node: Node) -> bool:
+    """Statements that never run whatever the names hold (no `else` that would)."""
+    if any(c.type in ("else_clause", "elif_clause") for c in node.children):
+        return False
+    if node.type in ("if_statement", "while_statement"):
+        return statically_false(node.child_by_field_name("condition")) or (
+            node.type == "while_statement" and false_on_entry(node)
+        )
+    if node.type == "for_statement":
+        return empty_iterable(node.child_by_field_name("right"))
+    return False
+
+
 def name_counts(node: Node) -> dict[str, int]:
+    """Identifier uses, leaving out code that never runs: a store read only inside a dead
+    branch is dead too."""
     counts: dict[str, int] = {}
     stack = [node]
     while stack:
@@ -712,8 +790,102 @@ def name_counts(node: Node) -> dict[str, int]:
         if cur.type == "identifier":
             t = _text(cur)
             counts[t] = counts.get(t, 0) + 1
+        elif cur is not node and _statically_dead(cur):
+            continue
         stack.extend(cur.children)
     return counts
+
+
+_FRESH_CALLS = frozenset({"list", "dict", "set"})
+
+
+def _fresh_container(node: Node | None) -> bool:
+    """`[]`, `{}`, `()`, `list()`, `dict()`, `set()`: a new object no one else holds."""
+    if node is None:
+        return False
+    if node.type in ("list", "tuple", "dictionary", "set"):
+        return bool(node.named_child_count == 0)
+    if node.type == "call":
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        return (
+            fn is not None
+            and _text(fn) in _FRESH_CALLS
+            and args is not None
+            and args.named_child_count == 0
+        )
+    return False
+
+
+def _receiver_statement(ident: Node) -> Node | None:
+    """The statement `ident.method(pure args)` whose receiver is `ident`, if it is one."""
+    attr = ident.parent
+    if attr is None or attr.type != "attribute" or attr.child_by_field_name("object") != ident:
+        return None
+    call = attr.parent
+    if call is None or call.type != "call" or call.child_by_field_name("function") != attr:
+        return None
+    stmt = call.parent
+    if stmt is None or stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        return None
+    args = call.child_by_field_name("arguments")
+    if args is not None and not all(_pure(a) for a in args.named_children):
+        return None
+    return stmt
+
+
+def sealed_locals(node: Node) -> frozenset[str]:
+    """Locals bound once to a fresh container and otherwise only used as the receiver of
+    statement calls (`seen = []; seen.clear()`): the object never escapes, so neither the
+    store nor the calls can change what the function does. Defeats: padding with busy work
+    on a throwaway list."""
+    stores: dict[str, int] = {}
+    receivers: dict[str, int] = {}
+    others: set[str] = set()
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        stack.extend(cur.children)
+        if cur.type != "identifier":
+            continue
+        name = _text(cur)
+        parent = cur.parent
+        if (
+            parent is not None
+            and parent.type == "assignment"
+            and parent.child_by_field_name("left") == cur
+            and parent.parent is not None
+            and parent.parent.type == "expression_statement"
+            and _fresh_container(parent.child_by_field_name("right"))
+        ):
+            stores[name] = stores.get(name, 0) + 1
+        elif _receiver_statement(cur) is not None:
+            receivers[name] = receivers.get(name, 0) + 1
+        else:
+            others.add(name)
+    return frozenset(
+        n for n, c in stores.items() if c == 1 and n not in others and receivers.get(n, 0) > 0
+    )
+
+
+def sealed_use(stmt: Node, sealed: frozenset[str]) -> bool:
+    """The store or a receiver call of a sealed local (see `sealed_locals`)."""
+    if not sealed or stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        return False
+    inner = stmt.named_children[0]
+    if inner.type == "assignment":
+        left = inner.child_by_field_name("left")
+        return left is not None and left.type == "identifier" and _text(left) in sealed
+    if inner.type == "call":
+        fn = inner.child_by_field_name("function")
+        obj = fn.child_by_field_name("object") if fn is not None else None
+        return (
+            obj is not None
+            and obj.type == "identifier"
+            and _text(obj) in sealed
+            and _receiver_statement(obj) == stmt
+        )
+    return False
 
 
 def dead_store(stmt: Node, counts: dict[str, int]) -> bool:
@@ -745,6 +917,7 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     body = node.child_by_field_name("body")
     if span.kind in ("function", "method"):
         em.counts = name_counts(node)
+        em.sealed = sealed_locals(node)
     if body is not None:
         em.block(body)
     return em
