@@ -184,16 +184,42 @@ def tile(
     return tiles
 
 
-def _continues(t: Tile, runs: list[Tile]) -> bool:
-    """True when `t` follows or precedes one of `runs` across a small edit on both sides."""
+def _bridges(a: tuple[str, ...], b: tuple[str, ...], runs: list[Tile]) -> list[Tile]:
+    """Runs of at least BRIDGE_MIN tokens that continue one of `runs` (after its end or
+    before its start) across a gap of at most MAX_EDIT_GAP tokens on both sides. Only the
+    neighbourhood of each run is looked at, so this costs next to nothing."""
+    used_a, used_b = bytearray(len(a)), bytearray(len(b))
     for r in runs:
-        after_a, after_b = t.a - (r.a + r.length), t.b - (r.b + r.length)
-        before_a, before_b = r.a - (t.a + t.length), r.b - (t.b + t.length)
-        if 0 <= after_a <= MAX_EDIT_GAP and 0 <= after_b <= MAX_EDIT_GAP:
-            return True
-        if 0 <= before_a <= MAX_EDIT_GAP and 0 <= before_b <= MAX_EDIT_GAP:
-            return True
-    return False
+        used_a[r.a : r.a + r.length] = b"\x01" * r.length
+        used_b[r.b : r.b + r.length] = b"\x01" * r.length
+
+    def free(i: int, j: int) -> bool:
+        return (
+            0 <= i < len(a) and 0 <= j < len(b) and not used_a[i] and not used_b[j] and a[i] == b[j]
+        )
+
+    out: list[Tile] = []
+    for r in runs:
+        for step in (1, -1):
+            best: Tile | None = None
+            for ga in range(MAX_EDIT_GAP + 1):
+                for gb in range(MAX_EDIT_GAP + 1):
+                    if step == 1:
+                        i, j = r.a + r.length + ga, r.b + r.length + gb
+                    else:
+                        i, j = r.a - 1 - ga, r.b - 1 - gb
+                    n = 0
+                    while free(i + step * n, j + step * n):
+                        n += 1
+                    if n >= BRIDGE_MIN and (best is None or n > best.length):
+                        best = (
+                            Tile(a=i, b=j, length=n) if step == 1 else Tile(i - n + 1, j - n + 1, n)
+                        )
+            if best is not None:
+                used_a[best.a : best.a + best.length] = b"\x01" * best.length
+                used_b[best.b : best.b + best.length] = b"\x01" * best.length
+                out.append(best)
+    return out
 
 
 def _name_map(a: TokenStream, b: TokenStream, tiles: list[Tile]) -> dict[str, str]:
@@ -234,8 +260,7 @@ def align(
         covered = sum(t.length for t in raw)
         bridged: list[Tile] = []
         if short_match is not None and NEAR_VERBATIM * len(b.syms) > covered >= len(b.syms) / 2:
-            short = tile(a.syms, b.syms, min(BRIDGE_MIN, short_match), taken=tuple(raw))
-            bridged = [t for t in short if _continues(t, raw)]
+            bridged = _bridges(a.syms[:MAX_TOKENS], b.syms[:MAX_TOKENS], raw)
         if covered + sum(t.length for t in bridged) >= NEAR_VERBATIM * len(b.syms):
             tiles = sorted(raw + bridged, key=lambda t: t.b)
         else:

@@ -286,7 +286,7 @@ class _Emitter:
         self.calls: list[str] = []
         # Identifier counts of the function being emitted (None outside functions), for
         # dropping stores that are never read, and its locals that hold a fresh container
-        # that never escapes (see `sealed_locals`).
+        # that never escapes (see `local_uses`).
         self.counts: dict[str, int] | None = None
         self.sealed: frozenset[str] = frozenset()
 
@@ -767,33 +767,21 @@ def false_on_entry(node: Node) -> bool:
     return lhs is not None and rhs is not None and not _holds(ops[0], lhs, rhs)
 
 
+_LOOP_OR_BRANCH = frozenset({"if_statement", "while_statement", "for_statement"})
+
+
 def _statically_dead(node: Node) -> bool:
     """Statements that never run whatever the names hold (no `else` that would)."""
+    kind = node.type
+    if kind not in _LOOP_OR_BRANCH:
+        return False
     if any(c.type in ("else_clause", "elif_clause") for c in node.children):
         return False
-    if node.type in ("if_statement", "while_statement"):
-        return statically_false(node.child_by_field_name("condition")) or (
-            node.type == "while_statement" and false_on_entry(node)
-        )
-    if node.type == "for_statement":
+    if kind == "for_statement":
         return empty_iterable(node.child_by_field_name("right"))
-    return False
-
-
-def name_counts(node: Node) -> dict[str, int]:
-    """Identifier uses, leaving out code that never runs: a store read only inside a dead
-    branch is dead too."""
-    counts: dict[str, int] = {}
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if cur.type == "identifier":
-            t = _text(cur)
-            counts[t] = counts.get(t, 0) + 1
-        elif cur is not node and _statically_dead(cur):
-            continue
-        stack.extend(cur.children)
-    return counts
+    return statically_false(node.child_by_field_name("condition")) or (
+        kind == "while_statement" and false_on_entry(node)
+    )
 
 
 _FRESH_CALLS = frozenset({"list", "dict", "set"})
@@ -817,75 +805,71 @@ def _fresh_container(node: Node | None) -> bool:
     return False
 
 
-def _receiver_statement(ident: Node) -> Node | None:
-    """The statement `ident.method(pure args)` whose receiver is `ident`, if it is one."""
-    attr = ident.parent
-    if attr is None or attr.type != "attribute" or attr.child_by_field_name("object") != ident:
+def _fresh_store(inner: Node) -> str | None:
+    """The local that `name = []` (a statement's only child) binds to a fresh container."""
+    if inner.type != "assignment":
         return None
-    call = attr.parent
-    if call is None or call.type != "call" or call.child_by_field_name("function") != attr:
+    left = inner.child_by_field_name("left")
+    if left is None or left.type != "identifier":
         return None
-    stmt = call.parent
-    if stmt is None or stmt.type != "expression_statement" or stmt.named_child_count != 1:
+    return _text(left) if _fresh_container(inner.child_by_field_name("right")) else None
+
+
+def _receiver_call(inner: Node) -> str | None:
+    """The local whose method `name.method(pure args)` (a statement's only child) calls."""
+    if inner.type != "call":
         return None
-    args = call.child_by_field_name("arguments")
+    fn = inner.child_by_field_name("function")
+    obj = fn.child_by_field_name("object") if fn is not None and fn.type == "attribute" else None
+    if obj is None or obj.type != "identifier":
+        return None
+    args = inner.child_by_field_name("arguments")
     if args is not None and not all(_pure(a) for a in args.named_children):
         return None
-    return stmt
+    return _text(obj)
 
 
-def sealed_locals(node: Node) -> frozenset[str]:
-    """Locals bound once to a fresh container and otherwise only used as the receiver of
-    statement calls (`seen = []; seen.clear()`): the object never escapes, so neither the
-    store nor the calls can change what the function does. Defeats: padding with busy work
-    on a throwaway list."""
+def local_uses(node: Node) -> tuple[dict[str, int], frozenset[str]]:
+    """One walk over a function: identifier counts, leaving out code that never runs (a
+    store read only inside a dead branch is dead too), and its *sealed* locals: bound once
+    to a fresh container and otherwise only the receiver of statement calls
+    (`seen = []; seen.clear()`). Such an object never escapes, so neither the store nor the
+    calls can change what the function does. Defeats: busy work on a throwaway list."""
+    counts: dict[str, int] = {}
     stores: dict[str, int] = {}
     receivers: dict[str, int] = {}
-    others: set[str] = set()
     stack = [node]
     while stack:
         cur = stack.pop()
-        stack.extend(cur.children)
-        if cur.type != "identifier":
+        kind = cur.type
+        if kind == "identifier":
+            t = _text(cur)
+            counts[t] = counts.get(t, 0) + 1
             continue
-        name = _text(cur)
-        parent = cur.parent
-        if (
-            parent is not None
-            and parent.type == "assignment"
-            and parent.child_by_field_name("left") == cur
-            and parent.parent is not None
-            and parent.parent.type == "expression_statement"
-            and _fresh_container(parent.child_by_field_name("right"))
-        ):
-            stores[name] = stores.get(name, 0) + 1
-        elif _receiver_statement(cur) is not None:
-            receivers[name] = receivers.get(name, 0) + 1
-        else:
-            others.add(name)
-    return frozenset(
-        n for n, c in stores.items() if c == 1 and n not in others and receivers.get(n, 0) > 0
+        if kind in _LOOP_OR_BRANCH and cur is not node and _statically_dead(cur):
+            continue
+        if kind == "expression_statement" and cur.named_child_count == 1:
+            inner = cur.named_children[0]
+            if (name := _fresh_store(inner)) is not None:
+                stores[name] = stores.get(name, 0) + 1
+            elif (name := _receiver_call(inner)) is not None:
+                receivers[name] = receivers.get(name, 0) + 1
+        stack.extend(cur.children)
+    sealed = frozenset(
+        n
+        for n, c in stores.items()
+        if c == 1 and receivers.get(n, 0) > 0 and counts.get(n, 0) == 1 + receivers[n]
     )
+    return counts, sealed
 
 
 def sealed_use(stmt: Node, sealed: frozenset[str]) -> bool:
-    """The store or a receiver call of a sealed local (see `sealed_locals`)."""
+    """The store or a receiver call of a sealed local (see `local_uses`)."""
     if not sealed or stmt.type != "expression_statement" or stmt.named_child_count != 1:
         return False
     inner = stmt.named_children[0]
-    if inner.type == "assignment":
-        left = inner.child_by_field_name("left")
-        return left is not None and left.type == "identifier" and _text(left) in sealed
-    if inner.type == "call":
-        fn = inner.child_by_field_name("function")
-        obj = fn.child_by_field_name("object") if fn is not None else None
-        return (
-            obj is not None
-            and obj.type == "identifier"
-            and _text(obj) in sealed
-            and _receiver_statement(obj) == stmt
-        )
-    return False
+    name = _fresh_store(inner) or _receiver_call(inner)
+    return name is not None and name in sealed
 
 
 def dead_store(stmt: Node, counts: dict[str, int]) -> bool:
@@ -916,8 +900,7 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     em.definition_header(node, span.decorators)
     body = node.child_by_field_name("body")
     if span.kind in ("function", "method"):
-        em.counts = name_counts(node)
-        em.sealed = sealed_locals(node)
+        em.counts, em.sealed = local_uses(node)
     if body is not None:
         em.block(body)
     return em
