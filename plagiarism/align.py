@@ -69,6 +69,14 @@ MIN_ANCHOR_DENSITY = 0.1
 # already cover this share of B's unit, the pair is near-verbatim (a copy with one literal
 # flipped, `bias=False` -> `bias=True`) and every run counts, anchors or not.
 NEAR_VERBATIM = 0.9
+# An edited token near either end of a unit (the last keyword flipped, `bias=False` ->
+# `bias=True`) leaves a stretch shorter than `min_match` after it, so a unit that is the
+# original up to one literal looked less verbatim than it is. For that judgement only, a
+# shorter run counts when it continues a long run across a gap of at most this many tokens
+# on both sides: the same code, in the same order, with one or two tokens replaced. Such a
+# run may be as short as BRIDGE_MIN tokens (`def f(self, x` before an added `= None`).
+MAX_EDIT_GAP = 2
+BRIDGE_MIN = 3
 
 
 def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
@@ -76,6 +84,13 @@ def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
         1
         for s in syms[start : start + length]
         if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")
+    )
+
+
+def distinct_anchors(syms: tuple[str, ...]) -> int:
+    """How many different anchor symbols a stream carries (what a short unit has to say)."""
+    return len(
+        {s for s in syms if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")}
     )
 
 
@@ -212,6 +227,44 @@ def tile(
     return tiles
 
 
+def _bridges(a: tuple[str, ...], b: tuple[str, ...], runs: list[Tile]) -> list[Tile]:
+    """Runs of at least BRIDGE_MIN tokens that continue one of `runs` (after its end or
+    before its start) across a gap of at most MAX_EDIT_GAP tokens on both sides. Only the
+    neighbourhood of each run is looked at, so this costs next to nothing."""
+    used_a, used_b = bytearray(len(a)), bytearray(len(b))
+    for r in runs:
+        used_a[r.a : r.a + r.length] = b"\x01" * r.length
+        used_b[r.b : r.b + r.length] = b"\x01" * r.length
+
+    def free(i: int, j: int) -> bool:
+        return (
+            0 <= i < len(a) and 0 <= j < len(b) and not used_a[i] and not used_b[j] and a[i] == b[j]
+        )
+
+    out: list[Tile] = []
+    for r in runs:
+        for step in (1, -1):
+            best: Tile | None = None
+            for ga in range(MAX_EDIT_GAP + 1):
+                for gb in range(MAX_EDIT_GAP + 1):
+                    if step == 1:
+                        i, j = r.a + r.length + ga, r.b + r.length + gb
+                    else:
+                        i, j = r.a - 1 - ga, r.b - 1 - gb
+                    n = 0
+                    while free(i + step * n, j + step * n):
+                        n += 1
+                    if n >= BRIDGE_MIN and (best is None or n > best.length):
+                        best = (
+                            Tile(a=i, b=j, length=n) if step == 1 else Tile(i - n + 1, j - n + 1, n)
+                        )
+            if best is not None:
+                used_a[best.a : best.a + best.length] = b"\x01" * best.length
+                used_b[best.b : best.b + best.length] = b"\x01" * best.length
+                out.append(best)
+    return out
+
+
 def _name_map(a: TokenStream, b: TokenStream, tiles: list[Tile]) -> dict[str, str]:
     """The renaming the long tiles establish: each A name to the B name it faces most."""
     return {r.a: r.b for r in renames_of(aligned_names(a, b, tuple(tiles)))}
@@ -247,8 +300,12 @@ def align(
         raw = list(tiles)
     else:
         raw = tile(a.syms, b.syms, min_match)
-        if sum(t.length for t in raw) >= NEAR_VERBATIM * len(b.syms):
-            tiles = raw
+        covered = sum(t.length for t in raw)
+        bridged: list[Tile] = []
+        if short_match is not None and NEAR_VERBATIM * len(b.syms) > covered >= len(b.syms) / 2:
+            bridged = _bridges(a.syms[:MAX_TOKENS], b.syms[:MAX_TOKENS], raw)
+        if covered + sum(t.length for t in bridged) >= NEAR_VERBATIM * len(b.syms):
+            tiles = sorted(raw + bridged, key=lambda t: t.b)
         else:
             tiles = [
                 t

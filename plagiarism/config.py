@@ -58,6 +58,14 @@ class Settings:
     # Units with fewer tokens than this are not reported on their own: a two-line forward()
     # matches everything. They still count towards file and repo similarity.
     min_unit_tokens: int = 30
+    # ... unless the unit is the same code as its partner, names aside, at least two
+    # `min_match` runs long, and carries at least this many distinct anchors (library calls,
+    # operators, constants; decorators do not count): a whole copied 29-token model factory
+    # (`dict(norm_layer=nn.BatchNorm2d, **kw)`, timm's vgg11_bn) is evidence, a whole
+    # `return self.fc(x)` or a property multiplying two attributes is not. 3: on the disguise
+    # benchmark no honest suspect function of the negative cases reaches it, and the shipped
+    # example's honest re-implementation keeps no finding (docs/benchmarks.md).
+    small_unit_anchors: int = 3
     # A pair is reported when its score (share of B's unit covered) reaches this.
     pair_threshold: float = 0.6
     # Inside two files already linked by reported pairs, a weaker pair (reordered
@@ -101,6 +109,8 @@ class Settings:
             raise UsageError("short_match must be 0 or between 2 and min_match")
         if self.min_match < self.kgram:
             raise UsageError("min_match must be at least kgram")
+        if self.small_unit_anchors < 1:
+            raise UsageError("small_unit_anchors must be at least 1")
         if self.max_file_bytes <= 0:
             raise UsageError("--max-file-size must be positive")
         if self.cache_max_bytes <= 0:

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from plagiarism.align import Alignment, Tile, aligned_names, best_names, regions, renames_of
+from plagiarism.align import (
+    Alignment,
+    Tile,
+    aligned_names,
+    best_names,
+    distinct_anchors,
+    regions,
+    renames_of,
+)
 from plagiarism.config import Settings
 from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
 
@@ -171,8 +179,13 @@ def structural_bonus(
         return {}
     names = names or _Names(units_a, units_b)
     partner = {b: s.a for b, s in chosen.items()}
+    # The renaming is learnt from the pairs that had one origin only: a contested pair
+    # chosen wrongly in the first round (two twin methods paired crosswise) would otherwise
+    # vote for its own mistake.
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     for s in chosen.values():
+        if s.b in contested:
+            continue
         for na, (nb, _) in best_names(names(s)).items():
             votes[na][nb] += 1
     global_map = {a: c.most_common(1)[0][0] for a, c in votes.items()}
@@ -188,7 +201,9 @@ def structural_bonus(
             agree = 0
             for (na, nb), count in names(s).items():
                 mapped = global_map.get(na)
-                if mapped == nb:
+                # A name no unambiguous pair renamed is expected to stay as it is: a copy
+                # that kept its names is told from a twin by them.
+                if mapped == nb or (mapped is None and na == nb):
                     agree += count
                 elif mapped is not None:
                     agree -= count
@@ -231,6 +246,20 @@ def call_support(
         callees_a = graph_a.get(a, set())
         out[b] = sum(1 for cb in graph_b.get(b, ()) if pairs.get(cb) in callees_a)
     return out
+
+
+def small_copy(ua: Unit, ub: Unit, alignment: Alignment, settings: Settings) -> bool:
+    """A unit under `min_unit_tokens` counts on its own only as a whole copy: the same code
+    as its partner, names aside, at least two minimum runs long, with `small_unit_anchors`
+    distinct anchors. Idioms carry less: `class X(nn.Module)`, `return self.fc(x)`, a
+    property multiplying two attributes, `return torch.cat([x, y], dim=-1)`."""
+    syms = ub.tokens.syms
+    return (
+        len(syms) >= 2 * settings.min_match
+        and ua.tokens.syms == syms
+        and alignment.matched == len(syms)
+        and distinct_anchors(syms) >= settings.small_unit_anchors
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +316,12 @@ def build(
             extra[s.b] = s
 
     def is_finding(s: Scored) -> bool:
-        """Large enough, over the threshold, and not scored on context tiles."""
-        return (
-            len(units_b[s.b].tokens) >= settings.min_unit_tokens
-            and s.alignment.score >= threshold
-            and not s.context
+        """Over the threshold, not scored on context tiles, and large enough, or a whole
+        small unit that says enough (see `small_copy`)."""
+        if s.alignment.score < threshold or s.context:
+            return False
+        return len(units_b[s.b].tokens) >= settings.min_unit_tokens or small_copy(
+            units_a[s.a], units_b[s.b], s.alignment, settings
         )
 
     partner = {b: s.a for b, s in chosen.items()}

@@ -286,8 +286,10 @@ class _Emitter:
         self.idents: list[str | None] = []
         self.calls: list[str] = []
         # Identifier counts of the function being emitted (None outside functions), for
-        # dropping stores that are never read.
+        # dropping stores that are never read, and its locals that hold a fresh container
+        # that never escapes (see `local_uses`).
         self.counts: dict[str, int] | None = None
+        self.sealed: frozenset[str] = frozenset()
 
     def emit(self, sym: str, node: Node, ident: str | None = None) -> None:
         self.syms.append(sym)
@@ -478,6 +480,8 @@ class _Emitter:
     def dead(self, node: Node) -> bool:
         """Statements that never run or have no effect (see `statically_false`)."""
         kind = node.type
+        if kind == "while_statement" and false_on_entry(node):
+            return True
         if kind in ("if_statement", "while_statement"):
             if not statically_false(node.child_by_field_name("condition")):
                 return False
@@ -497,7 +501,7 @@ class _Emitter:
                 c.type == "else_clause" for c in node.children
             )
         if self.counts is not None:
-            return dead_store(node, self.counts)
+            return dead_store(node, self.counts) or sealed_use(node, self.sealed)
         return False
 
     def walk(self, node: Node) -> None:
@@ -705,16 +709,168 @@ def _pure(node: Node) -> bool:
     return True
 
 
-def name_counts(node: Node) -> dict[str, int]:
+def _number(node: Node | None) -> float | None:
+    if node is None or node.type not in ("integer", "float"):
+        return None
+    try:
+        return float(normalize_number(_text(node)))
+    except ValueError:
+        return None
+
+
+def _holds(op: str, a: float, b: float) -> bool:
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    return a == b if op == "==" else a != b
+
+
+_COMPARE = frozenset({"<", "<=", ">", ">=", "==", "!="})
+
+
+def false_on_entry(node: Node) -> bool:
+    """`i = 0` then `while i < 0:`: a loop whose condition is false with the constant the
+    statement just before it stored. Defeats: padding loops that only a value, not the
+    condition's text, shows never run (constant propagation over one statement)."""
+    if any(c.type == "else_clause" for c in node.children):
+        return False
+    cond = node.child_by_field_name("condition")
+    prev = node.prev_named_sibling
+    if cond is None or cond.type != "comparison_operator" or cond.named_child_count != 2:
+        return False
+    if prev is None or prev.type != "expression_statement" or prev.named_child_count != 1:
+        return False
+    store = prev.named_children[0]
+    if store.type != "assignment":
+        return False
+    target, value = store.child_by_field_name("left"), store.child_by_field_name("right")
+    known = _number(value)
+    if target is None or target.type != "identifier" or known is None:
+        return False
+    ops = [c.type for c in cond.children if not c.is_named]
+    left, right = cond.named_children
+    if len(ops) != 1 or ops[0] not in _COMPARE:
+        return False
+    name = _text(target)
+    lhs: float | None
+    rhs: float | None
+    if left.type == "identifier" and _text(left) == name:
+        lhs, rhs = known, _number(right)
+    elif right.type == "identifier" and _text(right) == name:
+        lhs, rhs = _number(left), known
+    else:
+        return False
+    return lhs is not None and rhs is not None and not _holds(ops[0], lhs, rhs)
+
+
+_LOOP_OR_BRANCH = frozenset({"if_statement", "while_statement", "for_statement"})
+
+
+def _statically_dead(node: Node) -> bool:
+    """Statements that never run whatever the names hold (no `else` that would)."""
+    kind = node.type
+    if kind not in _LOOP_OR_BRANCH:
+        return False
+    if any(c.type in ("else_clause", "elif_clause") for c in node.children):
+        return False
+    if kind == "for_statement":
+        return empty_iterable(node.child_by_field_name("right"))
+    return statically_false(node.child_by_field_name("condition")) or (
+        kind == "while_statement" and false_on_entry(node)
+    )
+
+
+_FRESH_CALLS = frozenset({"list", "dict", "set"})
+
+
+def _fresh_container(node: Node | None) -> bool:
+    """`[]`, `{}`, `()`, `list()`, `dict()`, `set()`: a new object no one else holds."""
+    if node is None:
+        return False
+    if node.type in ("list", "tuple", "dictionary", "set"):
+        return bool(node.named_child_count == 0)
+    if node.type == "call":
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        return (
+            fn is not None
+            and _text(fn) in _FRESH_CALLS
+            and args is not None
+            and args.named_child_count == 0
+        )
+    return False
+
+
+def _fresh_store(inner: Node) -> str | None:
+    """The local that `name = []` (a statement's only child) binds to a fresh container."""
+    if inner.type != "assignment":
+        return None
+    left = inner.child_by_field_name("left")
+    if left is None or left.type != "identifier":
+        return None
+    return _text(left) if _fresh_container(inner.child_by_field_name("right")) else None
+
+
+def _receiver_call(inner: Node) -> str | None:
+    """The local whose method `name.method(pure args)` (a statement's only child) calls."""
+    if inner.type != "call":
+        return None
+    fn = inner.child_by_field_name("function")
+    obj = fn.child_by_field_name("object") if fn is not None and fn.type == "attribute" else None
+    if obj is None or obj.type != "identifier":
+        return None
+    args = inner.child_by_field_name("arguments")
+    if args is not None and not all(_pure(a) for a in args.named_children):
+        return None
+    return _text(obj)
+
+
+def local_uses(node: Node) -> tuple[dict[str, int], frozenset[str]]:
+    """One walk over a function: identifier counts, leaving out code that never runs (a
+    store read only inside a dead branch is dead too), and its *sealed* locals: bound once
+    to a fresh container and otherwise only the receiver of statement calls
+    (`seen = []; seen.clear()`). Such an object never escapes, so neither the store nor the
+    calls can change what the function does. Defeats: busy work on a throwaway list."""
     counts: dict[str, int] = {}
+    stores: dict[str, int] = {}
+    receivers: dict[str, int] = {}
     stack = [node]
     while stack:
         cur = stack.pop()
-        if cur.type == "identifier":
+        kind = cur.type
+        if kind == "identifier":
             t = _text(cur)
             counts[t] = counts.get(t, 0) + 1
+            continue
+        if kind in _LOOP_OR_BRANCH and cur is not node and _statically_dead(cur):
+            continue
+        if kind == "expression_statement" and cur.named_child_count == 1:
+            inner = cur.named_children[0]
+            if (name := _fresh_store(inner)) is not None:
+                stores[name] = stores.get(name, 0) + 1
+            elif (name := _receiver_call(inner)) is not None:
+                receivers[name] = receivers.get(name, 0) + 1
         stack.extend(cur.children)
-    return counts
+    sealed = frozenset(
+        n
+        for n, c in stores.items()
+        if c == 1 and receivers.get(n, 0) > 0 and counts.get(n, 0) == 1 + receivers[n]
+    )
+    return counts, sealed
+
+
+def sealed_use(stmt: Node, sealed: frozenset[str]) -> bool:
+    """The store or a receiver call of a sealed local (see `local_uses`)."""
+    if not sealed or stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        return False
+    inner = stmt.named_children[0]
+    name = _fresh_store(inner) or _receiver_call(inner)
+    return name is not None and name in sealed
 
 
 def dead_store(stmt: Node, counts: dict[str, int]) -> bool:
@@ -745,7 +901,7 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     em.definition_header(node, span.decorators)
     body = node.child_by_field_name("body")
     if span.kind in ("function", "method"):
-        em.counts = name_counts(node)
+        em.counts, em.sealed = local_uses(node)
     if body is not None:
         em.block(body)
     return em

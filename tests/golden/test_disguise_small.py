@@ -146,34 +146,37 @@ def test_disguises_really_disguise(corpus: Path) -> None:
     assert renamed > 0
 
 
-def test_a_boilerplate_constructor_alone_is_quiet_but_shown_inside_a_copied_file(
-    tmp_path: Path,
-) -> None:
-    # Transformers' PhiForCausalLM.__init__ is LlamaForCausalLM.__init__ with bias=True: a
-    # constructor every Hugging Face head looks like. Alone it is not evidence (no finding);
-    # inside a file that real findings link, it is shown as context (backed_only).
+HONEST_HEAD = """
+from torch import nn
+
+
+class TextHead(nn.Module):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.n_words = cfg.vocab_size
+        self.encoder = Encoder(cfg)
+        self.head = nn.Linear(cfg.d_model, self.n_words)
+        self.post_init()
+"""
+
+
+def test_a_copy_with_one_literal_flipped_scores_like_the_verbatim_copy(tmp_path: Path) -> None:
+    # Transformers' PhiForCausalLM.__init__ is LlamaForCausalLM.__init__ with bias=True. The
+    # verbatim constructor is reported whole; flipping one literal near its end must not make
+    # the copy vanish (a one-token disguise), while an honest head built from the same parts
+    # (super().__init__, a backbone, one nn.Linear, post_init) stays quiet.
     case = HERE / "disguise_small" / "one_literal"
     settings = Settings().with_overrides(jobs=1, min_unit_tokens=10)
-    alone = compare(case / "a", case / "b", settings)
-    assert not alone.finding
+    flipped = compare(case / "a", case / "b", settings)
+    by_name = {(p.a.name, p.b.name): p for p in flipped.pairs}
+    pair = by_name[("CausalHead.__init__", "TextHead.__init__")]
+    assert flipped.finding and not pair.backed_only and pair.score > 0.9
 
-    helper = """
-import torch
+    shutil.copytree(case / "a", tmp_path / "verbatim")
+    verbatim = compare(case / "a", tmp_path / "verbatim", settings)
+    assert max(p.score for p in verbatim.pairs if p.b.name == "CausalHead.__init__") == 1.0
 
-
-def top_k_filter(logits, k, fill=-1e4):
-    values, idx = torch.topk(logits, k, dim=-1)
-    out = torch.full_like(logits, fill)
-    out.scatter_(-1, idx, values)
-    return torch.softmax(out / 0.7, dim=-1).clamp(min=1e-8)
-"""
-    renamed = helper.replace("top_k_filter", "keep_best").replace("logits", "scores")
-    for side, extra in (("a", helper), ("b", renamed)):
-        shutil.copytree(case / side, tmp_path / side)
-        with open(tmp_path / side / "head.py", "a", encoding="utf-8") as fh:
-            fh.write(extra)
-    linked = compare(tmp_path / "a", tmp_path / "b", settings)
-    by_name = {(p.a.name, p.b.name): p for p in linked.pairs}
-    assert not by_name[("top_k_filter", "keep_best")].backed_only
-    context = by_name[("CausalHead.__init__", "TextHead.__init__")]
-    assert context.backed_only and context.score > 0.7
+    (tmp_path / "honest").mkdir()
+    (tmp_path / "honest" / "head.py").write_text(HONEST_HEAD)
+    honest = compare(case / "a", tmp_path / "honest", settings.with_overrides(pair_threshold=0.0))
+    assert not honest.finding and honest.pairs == ()

@@ -268,6 +268,14 @@ def test_dead_code_padding_leaves_fingerprints_unchanged() -> None:
         "    while False:\n        scale = scale + 1\n",
         "    tmp = scale is None\n",
         "    spare = None\n",
+        # A loop whose condition is false with the constant stored just before it.
+        "    i = 0\n    while i < 0:\n        i = i + 1\n",
+        "    n = 3\n    while 5 <= n:\n        n -= 1\n",
+        # Busy work on a throwaway container that never escapes.
+        "    seen = []\n    seen.clear()\n",
+        "    cache = dict()\n    cache.update(a=1)\n    cache.clear()\n",
+        # A store read only inside code that never runs.
+        "    flag = scale is None\n    if False:\n        print(flag)\n",
     ]
     for pad in paddings:
         lines = DEAD_BASE.splitlines(True)
@@ -282,6 +290,11 @@ def test_code_that_runs_or_is_read_is_not_dead() -> None:
         "    for unused in range(2):\n        pass\n",  # runs
         "    tmp = scale is None\n    print(tmp)\n",  # read later
         "    tmp = model.train()\n",  # a call may have effects
+        "    i = 0\n    while i < 2:\n        i = print(i)\n",  # runs
+        "    i = 0\n    print(i)\n    while i < 0:\n        i = print(i)\n",  # i read
+        "    seen = []\n    seen.append(scale)\n    print(seen)\n",  # escapes
+        "    seen = model.buffers\n    seen.clear()\n",  # not fresh: another holds it
+        "    seen = []\n    seen.append(model(batch))\n",  # the argument is a call
     ):
         lines = DEAD_BASE.splitlines(True)
         assert prints("".join(lines[:3] + [live] + lines[3:])) != base, live

@@ -1,0 +1,121 @@
+"""Scoring rules that decide whether a pair is evidence: near-verbatim copies, whole small
+copies, and twins told apart by the names a copy kept. Each test applies the disguise (or
+the honest look-alike) the rule is about, through the library's front door."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plagiarism import Settings, compare
+from plagiarism.model import Result
+
+SETTINGS = Settings().with_overrides(jobs=1, use_cache=False)
+
+
+def run(tmp_path: Path, original: str, suspect: str, **overrides: object) -> Result:
+    for side, text in (("a", original), ("b", suspect)):
+        (tmp_path / side).mkdir(exist_ok=True)
+        (tmp_path / side / "mod.py").write_text(text, encoding="utf-8")
+    settings = SETTINGS.with_overrides(**overrides) if overrides else SETTINGS
+    return compare(tmp_path / "a", tmp_path / "b", settings)
+
+
+def pair_score(result: Result, a: str, b: str) -> float | None:
+    for p in result.pairs:
+        if p.a.name == a and p.b.name == b:
+            return p.score
+    return None
+
+
+SETSTATE = """
+import tokenizers
+
+
+class Fast:
+    def __setstate__(self, d):
+        self.__dict__ = d
+        vocab = self.__dict__["_tokenizer"].get_vocab()
+        self.__dict__["_tokenizer"].pre_tokenizer = tokenizers.pre_tokenizers.PreTokenizer.custom(
+            Splitter(vocab)
+        )
+"""
+
+
+def test_a_default_added_to_a_parameter_keeps_a_copy_near_verbatim(tmp_path: Path) -> None:
+    # Most of the body is `self.x[...]` stores and one library call: on its own, too few
+    # anchors for a long run. The copy is the original with `d=None`, nothing else.
+    suspect = SETSTATE.replace("Fast", "Slow").replace("(self, d)", "(self, d=None)")
+    score = pair_score(run(tmp_path, SETSTATE, suspect), "Fast.__setstate__", "Slow.__setstate__")
+    assert score is not None and score > 0.9
+
+
+def test_an_edit_in_the_middle_of_a_short_run_is_not_bridged_into_a_copy(tmp_path: Path) -> None:
+    # Same parts, different order and calls: not the same code with one token replaced.
+    honest = """
+import tokenizers
+
+
+class Slow:
+    def __setstate__(self, state):
+        vocab = state["_tokenizer"].get_vocab()
+        self.__dict__.update(state)
+        self.__dict__["_tokenizer"].pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+"""
+    result = run(tmp_path, SETSTATE, honest, pair_threshold=0.0)
+    assert not result.finding
+
+
+VGG = """
+import torch.nn as nn
+
+
+@register_model
+def vgg11_bn(pretrained=False, **kwargs):
+    model_args = dict(norm_layer=nn.BatchNorm2d, **kwargs)
+    return _create_vgg("vgg11_bn", pretrained=pretrained, **model_args)
+"""
+
+
+def test_a_whole_small_copy_that_says_enough_is_a_finding(tmp_path: Path) -> None:
+    suspect = VGG.replace("vgg11_bn", "net_a").replace("model_args", "opts")
+    result = run(tmp_path, VGG, suspect)
+    assert result.finding
+    assert pair_score(result, "vgg11_bn", "net_a") == 1.0
+
+
+def test_a_whole_small_idiom_is_not(tmp_path: Path) -> None:
+    idiom = """
+class Config:
+    @property
+    def num_positions(self):
+        return self.grid_size * self.grid_size
+
+    def scaled(self, x):
+        return self.proj(x) * self.scale
+"""
+    suspect = idiom.replace("Config", "Plan").replace("grid_size", "cols")
+    result = run(tmp_path, idiom, suspect, pair_threshold=0.0)
+    assert not result.finding
+
+
+TWINS = """
+class RobertaFast(Base):
+    def _batch_encode_plus(self, *args, **kwargs):
+        is_split = kwargs.get("is_split_into_words", False)
+        assert self.add_prefix_space or not is_split, "needs add_prefix_space"
+        return super()._batch_encode_plus(*args, **kwargs)
+
+    def _encode_plus(self, *args, **kwargs):
+        is_split = kwargs.get("is_split_into_words", False)
+        assert self.add_prefix_space or not is_split, "needs add_prefix_space"
+        return super()._encode_plus(*args, **kwargs)
+"""
+
+
+def test_twin_methods_pair_by_the_names_the_copy_kept(tmp_path: Path) -> None:
+    # Names aside, the two methods are the same code; a copy that kept the method names
+    # must not be paired crosswise.
+    result = run(tmp_path, TWINS, TWINS.replace("RobertaFast", "BlenderbotFast"))
+    partner = {p.b.name: p.a.name for p in result.pairs if p.one_to_one}
+    assert partner["BlenderbotFast._encode_plus"] == "RobertaFast._encode_plus"
+    assert partner["BlenderbotFast._batch_encode_plus"] == "RobertaFast._batch_encode_plus"
