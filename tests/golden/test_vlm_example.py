@@ -65,3 +65,20 @@ def test_the_copy_scores_far_above_the_honest_reimplementation() -> None:
     assert honest.summary.similarity < 0.05
     assert not honest.finding
     assert honest.summary.verdict == "independent"
+
+
+def test_the_readme_figures_are_the_ones_the_example_gives() -> None:
+    """The README quotes this example's figures; an engine change that moves them must move
+    the README too, or a new user reads numbers the tool does not print."""
+    readme = (CORPORA.parent / "README.md").read_text(encoding="utf-8")
+    text = " ".join(readme.split())
+    r = result("disguised")
+    findings = sum(1 for p in r.pairs if not p.backed_only)
+    context = sum(1 for p in r.pairs if p.backed_only)
+    renames = {(x.a, x.b) for x in r.renames}
+    present = sum(1 for x in TRUTH["renames"] if (x["original"], x["disguised"]) in renames)
+    assert f'similarity {r.summary.similarity:.2f}, verdict "{r.summary.verdict}"' in text
+    assert f"{findings} pairs over the threshold plus {context} weaker pairs" in text
+    assert f"holding {present} of the {len(TRUTH['renames'])} renames" in text
+    honest = result("independent")
+    assert f'similarity {honest.summary.similarity:.2f}, verdict "{honest.summary.verdict}"' in text
