@@ -27,7 +27,6 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHashLSH
 
 from plagiarism.fingerprint import U64, UnitPrint
 
@@ -44,9 +43,19 @@ class CandidateIndex(Protocol):
     def query(self, b: UnitPrint) -> list[Proposal]: ...
 
 
+# datasketch's choice for the default settings (a unit test checks it against datasketch):
+# importing datasketch.lsh pulls in scipy.integrate, half a second of every run's start.
+KNOWN_SHAPES = {(0.2, 128): (28, 2)}
+
+
 def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) for a Jaccard threshold: datasketch's choice, which weighs
     false positives against false negatives by integrating the S-curve."""
+    known = KNOWN_SHAPES.get((threshold, num_perm))
+    if known is not None:
+        return known
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     return int(lsh.b), int(lsh.r)
 

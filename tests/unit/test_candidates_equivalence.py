@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from plagiarism.candidates import LocalIndex, Proposal
+from plagiarism.candidates import KNOWN_SHAPES, Bands, LocalIndex, Proposal, lsh_shape
 from plagiarism.config import Settings
 from plagiarism.executor import Serial
 from plagiarism.fingerprint import Permutations, UnitPrint, fingerprint_units
@@ -80,3 +80,28 @@ def test_the_index_proposes_what_the_reference_does(tmp_path: Path, max_df: int)
         assert index.query(pb) == expected
         proposals += len(expected)
     assert proposals > len(prints_b)  # the corpus does exercise the index
+
+
+def test_known_lsh_shapes_are_datasketchs_choice() -> None:
+    for (threshold, num_perm), shape in KNOWN_SHAPES.items():
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert shape == (lsh.b, lsh.r)
+
+
+@pytest.mark.parametrize("threshold", [0.2, 0.5, 0.8])
+def test_bands_find_what_datasketchs_lsh_finds(threshold: float) -> None:
+    # Signatures over a tiny value range, so that bands collide often and partially (a key
+    # hit whose values differ must not count).
+    rng = np.random.default_rng(7)
+    num_perm = 128
+    sigs = rng.integers(0, 3, size=(400, num_perm)).astype(np.uint64)
+    sigs[200:] = sigs[:200]  # exact duplicates too
+    bands, rows = lsh_shape(threshold, num_perm)
+    index = Bands(list(sigs), np.arange(400, dtype=np.int64), bands, rows)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    for i, sig in enumerate(sigs):
+        lsh.insert(i, MinHash(num_perm=num_perm, hashvalues=sig, scheme="legacy"))
+    queries = rng.integers(0, 3, size=(50, num_perm)).astype(np.uint64)
+    for q in list(queries) + list(sigs[:20]):
+        expected = sorted(lsh.query(MinHash(num_perm=num_perm, hashvalues=q, scheme="legacy")))
+        assert index.query(q).tolist() == expected
