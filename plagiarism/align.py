@@ -366,9 +366,14 @@ def best_names(counts: Counter[tuple[str, str]]) -> dict[str, tuple[str, int]]:
     return best
 
 
-def renames_of(counts: Counter[tuple[str, str]]) -> tuple[Rename, ...]:
-    """The name pairs of one alignment, each A name with the B name it most often faces."""
-    items = sorted(best_names(counts).items(), key=lambda kv: (-kv[1][1], kv[0]))
+def renames_of(
+    counts: Counter[tuple[str, str]], best: dict[str, tuple[str, int]] | None = None
+) -> tuple[Rename, ...]:
+    """The name pairs of one alignment, each A name with the B name it most often faces
+    (`best`: `best_names(counts)`, when the caller has it already)."""
+    if best is None:
+        best = best_names(counts)
+    items = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))
     return tuple(_rename(k, v[0], v[1]) for k, v in items)
 
 

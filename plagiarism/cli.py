@@ -7,6 +7,7 @@ default_map, so the config file and the flags share their names.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import tomllib
@@ -122,6 +123,9 @@ def main(ctx: click.Context, verbose: bool) -> None:
     """Find code copied between machine-learning repositories, even when renamed."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     ctx.default_map = ctx.default_map or _config_defaults()
+    # One command per process, and its big structures (a result of 100k records, its JSON)
+    # hold no cycles: cyclic collection would only walk them again and again.
+    gc.disable()
 
 
 @main.command()

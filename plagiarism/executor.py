@@ -9,6 +9,7 @@ same version (the analysis cache rejects entries made by another engine).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -56,7 +57,7 @@ class LocalProcesses:
         if self.jobs <= 1 or len(work) < self.min_items:
             return map(fn, work)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs)
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_worker_start)
         chunk = max(1, len(work) // (self.jobs * 8))
         return self._pool.map(fn, work, chunksize=chunk)
 
@@ -64,6 +65,13 @@ class LocalProcesses:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+def _worker_start() -> None:
+    # Workers build millions of short-lived tuples; the default thresholds run a full
+    # collection every few hundred thousand, each walking everything the worker holds.
+    # Collections still run (tree-sitter walks may leave cycles), a hundred times rarer.
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _apply_batch(fn: Callable[[T], R], batch: Sequence[T]) -> list[R]:

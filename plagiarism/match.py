@@ -141,6 +141,7 @@ class _Names:
     def __init__(self, units_a: Sequence[Unit], units_b: Sequence[Unit]) -> None:
         self.units_a, self.units_b = units_a, units_b
         self._memo: dict[tuple[int, int, tuple[Tile, ...]], Counter[tuple[str, str]]] = {}
+        self._best: dict[tuple[int, int, tuple[Tile, ...]], dict[str, tuple[str, int]]] = {}
 
     def __call__(self, s: Scored) -> Counter[tuple[str, str]]:
         key = (s.a, s.b, s.alignment.tiles)
@@ -148,6 +149,13 @@ class _Names:
         if got is None:
             ua, ub = self.units_a[s.a], self.units_b[s.b]
             got = self._memo[key] = aligned_names(ua.tokens, ub.tokens, s.alignment.tiles)
+        return got
+
+    def best(self, s: Scored) -> dict[str, tuple[str, int]]:
+        key = (s.a, s.b, s.alignment.tiles)
+        got = self._best.get(key)
+        if got is None:
+            got = self._best[key] = best_names(self(s))
         return got
 
 
@@ -186,7 +194,7 @@ def structural_bonus(
     for s in chosen.values():
         if s.b in contested:
             continue
-        for na, (nb, _) in best_names(names(s)).items():
+        for na, (nb, _) in names.best(s).items():
             votes[na][nb] += 1
     global_map = {a: c.most_common(1)[0][0] for a, c in votes.items()}
     members_a, members_b = _members(units_a), _members(units_b)
@@ -351,7 +359,7 @@ def build(
                 score=s.alignment.score,
                 matched_tokens=s.alignment.matched,
                 regions=regions(ua.tokens, ub.tokens, tiles),
-                renames=renames_of(names(s)),
+                renames=renames_of(names(s), names.best(s)),
                 call_support=support.get(b, 0),
                 one_to_one=b in chosen,
                 identical=ua.content_hash == ub.content_hash,
