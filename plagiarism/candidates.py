@@ -114,6 +114,13 @@ class Bands:
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+def _ranges(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The concatenation of arange(lo[i], hi[i]) for every i, without a Python loop."""
+    lengths = hi - lo
+    starts = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+    return starts + np.arange(int(lengths.sum()), dtype=np.int64)
+
+
 class LocalIndex:
     """Both indexes in memory, for one comparison."""
 
@@ -162,10 +169,7 @@ class LocalIndex:
         hi = np.searchsorted(self._keys, b.hashes, side="right")
         hit = hi > lo
         if hit.any():
-            owners = np.concatenate(
-                [self._owners[s:e] for s, e in zip(lo[hit], hi[hit], strict=True)]
-            )
-            ids, counts = np.unique(owners, return_counts=True)
+            ids, counts = np.unique(self._owners[_ranges(lo[hit], hi[hit])], return_counts=True)
         else:
             ids = np.zeros(0, dtype=np.int64)
             counts = np.zeros(0, dtype=np.int64)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import itertools
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -1024,14 +1025,13 @@ def resolve_unit(
     raw: RawUnit, analysis: FileAnalysis, ctx: SideContext, side: Side, memo: _Memo | None = None
 ) -> Unit:
     memo = memo if memo is not None else _Memo(ctx)
-    memo.learn(raw.syms)
-    decided = memo.decided
-    syms = tuple([decided[s] for s in raw.syms])
+    # map() over bound C methods: these run over every token of both sides.
+    syms = tuple(map(memo.decided.__getitem__, raw.syms))
     idents = raw.idents
-    # A deferred name that turned out external (`.shape`, `torch.nn`) has no ident to map.
-    if not memo.dropped.isdisjoint(raw.syms):
-        dropped = memo.dropped
-        idents = tuple([None if s in dropped else i for s, i in zip(raw.syms, idents, strict=True)])
+    # A deferred name that turned out external (`.shape`, `torch.nn`) has no ident to map:
+    # `dropped.get(sym, ident)` is None for those and the ident for every other token.
+    if not memo.dropped.keys().isdisjoint(raw.syms):
+        idents = tuple(map(memo.dropped.get, raw.syms, idents))
     stream = TokenStream(syms=syms, lines=raw.lines, idents=idents)
     return Unit(
         side=side,
@@ -1053,18 +1053,29 @@ class _Memo:
 
     def __init__(self, ctx: SideContext) -> None:
         self.ctx = ctx
-        self.decided: dict[str, str] = {}
-        self.dropped: set[str] = set()
+        self.dropped: dict[str, None] = {}  # a dict, for its C-level get(sym, default)
+        self.decided = _Decided(self)
 
-    def learn(self, syms: Iterable[str]) -> None:
-        for sym in set(syms).difference(self.decided):
-            if sym and sym[0] in _DEFERRED_TAGS:
-                resolved = _resolve_sym(sym, self.ctx)
-                if resolved not in PLACEHOLDERS:
-                    self.dropped.add(sym)
-            else:
-                resolved = sym
-            self.decided[sym] = resolved
+    def decide(self, sym: str) -> str:
+        if sym and sym[0] in _DEFERRED_TAGS:
+            resolved = _resolve_sym(sym, self.ctx)
+            if resolved not in PLACEHOLDERS:
+                self.dropped[sym] = None
+            return resolved
+        return sym
+
+
+class _Decided(dict[str, str]):
+    """Symbol -> resolved symbol, deciding a symbol the first time it is looked up (a
+    lookup per token is all the hot loop pays)."""
+
+    def __init__(self, memo: _Memo) -> None:
+        super().__init__()
+        self._memo = memo
+
+    def __missing__(self, sym: str) -> str:
+        resolved = self[sym] = self._memo.decide(sym)
+        return resolved
 
 
 _DEFERRED_TAGS = frozenset({LIB, ATTR, KWARG, UNBOUND})
@@ -1090,8 +1101,10 @@ def content_hash(stream: TokenStream) -> str:
     resolution, so numbering the idents by first use gives that pattern (a little stricter
     than per-namespace numbering: `self.x = x` and `self.y = x` differ). Hashed in two
     C-speed pieces: this runs over every token of both sides."""
+    # Each ident labelled with the position of its first use among the idents: the same
+    # pattern of repeats gives the same labels, and map/filter keep the loop in C.
     seen: dict[str, int] = {}
-    numbers = [seen.setdefault(i, len(seen)) for i in stream.idents if i is not None]
+    numbers = list(map(seen.setdefault, filter(None, stream.idents), itertools.count()))
     h = hashlib.blake2b(digest_size=16)
     h.update("\x00".join(stream.syms).encode("utf-8", "surrogatepass"))
     h.update(b"\x01")

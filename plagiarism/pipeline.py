@@ -294,6 +294,8 @@ def score_candidates(
     for shape, b_index in shapes_b.items():
         if shape in twins:
             partners = twins[shape][:cap]
+            # Twins are all one shape pair, aligned once.
+            needed.setdefault((shape, shape), (partners[0], b_index))
         else:
             partners = []
             for prop in index.query(prints_b[shape]):
@@ -301,9 +303,9 @@ def score_candidates(
                 if len(partners) >= cap:
                     break
             partners = partners[:cap]
+            for a_index in partners:
+                needed.setdefault((units_a[a_index].content_hash, shape), (a_index, b_index))
         proposals[shape] = partners
-        for a_index in partners:
-            needed.setdefault((units_a[a_index].content_hash, shape), (a_index, b_index))
         progress.advance()
     progress.stage("aligning", total=len(needed))
     aligned = shapes.alignments([(units_a[i], units_b[j]) for i, j in needed.values()])

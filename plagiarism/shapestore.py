@@ -49,13 +49,15 @@ def engine_digest() -> bytes:
     return h.digest()
 
 
+@lru_cache(maxsize=1)
+def _keyer() -> hashlib.blake2b:
+    return hashlib.blake2b(engine_digest(), digest_size=16)
+
+
 def make_key(kind: str, *parts: str | int) -> bytes:
     """The key of one value: what it is, the parameters it was made with, the shapes."""
-    h = hashlib.blake2b(engine_digest(), digest_size=16)
-    h.update(kind.encode())
-    for part in parts:
-        h.update(b"\x00")
-        h.update(str(part).encode())
+    h = _keyer().copy()
+    h.update("\x00".join((kind, *map(str, parts))).encode())
     return h.digest()
 
 
