@@ -346,8 +346,13 @@ def aligned_names(
     a: TokenStream, b: TokenStream, tiles: tuple[Tile, ...]
 ) -> Counter[tuple[str, str]]:
     """How often each name of A stands where a name of B stands, over the matched tokens."""
-    counts: Counter[tuple[str | None, str | None]] = Counter()
     ia, ib = a.idents, b.idents
+    if ia is ib and len(tiles) == 1 and tiles[0].a == tiles[0].b == 0:
+        # The same stream on both sides (a file both versions hold, resolved once): every
+        # name faces itself, counted without pairing token by token.
+        t = tiles[0]
+        return Counter({(n, n): c for n, c in Counter(filter(None, ia[: t.length])).items()})
+    counts: Counter[tuple[str | None, str | None]] = Counter()
     for t in tiles:
         # Inside a tile both sides carry the same symbols, and after resolution only
         # placeholders carry an ident, so a None on one side is a None on the other.

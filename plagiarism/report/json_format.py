@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from plagiarism.errors import ResultFormatError
 from plagiarism.model import (
     SCHEMA_VERSION,
@@ -112,14 +114,25 @@ def to_dict(result: Result) -> dict[str, Any]:
     }
 
 
+def dumps_bytes(result: Result) -> bytes:
+    # Compact UTF-8: a transformers-sized result is ~100 MB, and indenting it (or the
+    # stdlib encoder) cost over a second of a ten-second run. Readers use `plagiarism
+    # report` or jq, not their eyes.
+    data = to_dict(result)
+    try:
+        return orjson.dumps(data)
+    except (orjson.JSONEncodeError, TypeError):
+        # A text with lone surrogates (a file in an odd encoding, kept byte for byte) is not
+        # UTF-8; the stdlib writes it as \u escapes, which every reader accepts.
+        return json.dumps(data, separators=(",", ":")).encode("ascii")
+
+
 def dumps(result: Result) -> str:
-    # Indented output goes through json's pure-Python encoder, several times slower than the
-    # C one on a big result; readers use `plagiarism report` or jq, not their eyes.
-    return json.dumps(to_dict(result), separators=(",", ":"))
+    return dumps_bytes(result).decode("utf-8")
 
 
 def write(result: Result, path: Path) -> None:
-    path.write_text(dumps(result) + "\n", encoding="utf-8")
+    path.write_bytes(dumps_bytes(result) + b"\n")
 
 
 def _region(d: dict[str, Any]) -> Region:
