@@ -20,6 +20,29 @@ from plagiarism.model import UnitKind
 Node = Any  # tree_sitter.Node; kept loose so later stages need not import tree_sitter
 
 _DEFINITIONS = ("function_definition", "class_definition")
+# Where a def or class can stand: statements that hold blocks, their clauses, and the
+# blocks themselves (plus ERROR, which may wrap statements of a file that does not parse).
+# Expressions never hold one (a lambda is not a unit), so the search does not descend into
+# them: it walked every node of every file before, a third of the parse stage.
+_HOLDS_STATEMENTS = frozenset(
+    {
+        "block",
+        "if_statement",
+        "elif_clause",
+        "else_clause",
+        "try_statement",
+        "except_clause",
+        "except_group_clause",
+        "finally_clause",
+        "with_statement",
+        "for_statement",
+        "while_statement",
+        "match_statement",
+        "case_clause",
+        "decorated_definition",
+        "ERROR",
+    }
+)
 
 
 @lru_cache(maxsize=1)
@@ -130,4 +153,5 @@ def _definitions(container: Node, prefix: str, in_class: bool) -> Iterator[UnitS
                 )
             continue
         # Definitions inside if/try/with blocks at this level still belong to this scope.
-        stack.extend(reversed(child.children))
+        if child.type in _HOLDS_STATEMENTS:
+            stack.extend(reversed(child.children))
