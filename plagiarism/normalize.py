@@ -16,6 +16,7 @@ whether `hidden_size` or `minivlm.utils` belongs to the project depends on the w
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import itertools
 from array import array
@@ -1141,21 +1142,7 @@ class Resolver:
                 units = [resolve_unit(raw, a, self.ctx, side, self._memo) for raw in a.units]
                 self._done[a.sha256] = units
             else:
-                units = [
-                    Unit(
-                        side=side,
-                        path=a.path,
-                        qualname=u.qualname,
-                        kind=u.kind,
-                        start_line=u.start_line,
-                        end_line=u.end_line,
-                        file_sha256=u.file_sha256,
-                        tokens=u.tokens,
-                        calls=u.calls,
-                        content_hash=u.content_hash,
-                    )
-                    for u in seen
-                ]
+                units = [dataclasses.replace(u, side=side, path=a.path) for u in seen]
             out.extend(units)
         return out
 
