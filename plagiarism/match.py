@@ -22,7 +22,6 @@ import networkx as nx
 
 from plagiarism.align import (
     Alignment,
-    Tile,
     aligned_names,
     best_names,
     distinct_anchors,
@@ -140,11 +139,13 @@ class _Names:
 
     def __init__(self, units_a: Sequence[Unit], units_b: Sequence[Unit]) -> None:
         self.units_a, self.units_b = units_a, units_b
-        self._memo: dict[tuple[int, int, tuple[Tile, ...]], Counter[tuple[str, str]]] = {}
-        self._best: dict[tuple[int, int, tuple[Tile, ...]], dict[str, tuple[str, int]]] = {}
+        # Keyed by (a, b, context): a pair is scored once, plus at most once on its context
+        # tiles, so that identifies the tiles without hashing them.
+        self._memo: dict[tuple[int, int, bool], Counter[tuple[str, str]]] = {}
+        self._best: dict[tuple[int, int, bool], dict[str, tuple[str, int]]] = {}
 
     def __call__(self, s: Scored) -> Counter[tuple[str, str]]:
-        key = (s.a, s.b, s.alignment.tiles)
+        key = (s.a, s.b, s.context)
         got = self._memo.get(key)
         if got is None:
             ua, ub = self.units_a[s.a], self.units_b[s.b]
@@ -152,7 +153,7 @@ class _Names:
         return got
 
     def best(self, s: Scored) -> dict[str, tuple[str, int]]:
-        key = (s.a, s.b, s.alignment.tiles)
+        key = (s.a, s.b, s.context)
         got = self._best.get(key)
         if got is None:
             got = self._best[key] = best_names(self(s))
