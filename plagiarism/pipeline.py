@@ -314,11 +314,14 @@ def score_candidates(
     # settled by that twin (match.one_to_one takes such pairs first and drops their other
     # edges), so its other partners are not scored at all: between two versions of a
     # repository that is most units, times up to `cap` look-alikes each.
-    same_place = {(u.path, u.qualname, u.content_hash): i for i, u in enumerate(units_a)}
+    # (A file may define the same name twice, in two branches: each is a twin.)
+    same_place: dict[tuple[str, str, str], list[int]] = {}
+    for i, u in enumerate(units_a):
+        same_place.setdefault((u.path, u.qualname, u.content_hash), []).append(i)
     scored: list[Scored] = []
     for b_index, ub in enumerate(units_b):
-        twin = same_place.get((ub.path, ub.qualname, ub.content_hash))
-        partners = [twin] if twin is not None else proposals[ub.content_hash]
+        twins_here = same_place.get((ub.path, ub.qualname, ub.content_hash))
+        partners = twins_here if twins_here is not None else proposals[ub.content_hash]
         for a_index in partners:
             key = (units_a[a_index].content_hash, ub.content_hash)
             scored.append(Scored(a=a_index, b=b_index, alignment=alignments[key]))
