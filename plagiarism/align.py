@@ -165,6 +165,25 @@ def decode_alignment(data: bytes) -> Alignment:
     )
 
 
+def _free_run(used_a: bytearray, used_b: bytearray, j: int, i: int, length: int) -> tuple[int, int]:
+    """(start, end) offsets of the first run of positions free on both sides within a run
+    of `length` at (j in A, i in B); start == length when there is none."""
+    start = 0
+    while start < length:
+        fb = used_b.find(0, i + start, i + length)
+        fa = used_a.find(0, j + start, j + length)
+        if fb < 0 or fa < 0:
+            return length, length
+        k = max(fb - i, fa - j)
+        if k == start:
+            break
+        start = k
+    eb = used_b.find(1, i + start, i + length)
+    ea = used_a.find(1, j + start, j + length)
+    end = min(eb - i if eb >= 0 else length, ea - j if ea >= 0 else length)
+    return start, end
+
+
 def tile(
     a: tuple[str, ...],
     b: tuple[str, ...],
@@ -202,13 +221,10 @@ def tile(
     while heap:
         neg, i, j = heapq.heappop(heap)
         length = -neg
-        # Trim to the longest free run starting at the first free position.
-        start = 0
-        while start < length and (used_b[i + start] or used_a[j + start]):
-            start += 1
-        end = start
-        while end < length and not used_b[i + end] and not used_a[j + end]:
-            end += 1
+        # Trim to the longest free run starting at the first free position. The scans jump
+        # over used and free stretches with bytearray.find (C) rather than token by token:
+        # in a repetitive file most popped runs lie mostly on used tokens.
+        start, end = _free_run(used_a, used_b, j, i, length)
         free = end - start
         if free < min_match:
             # The remainder after a collision may still hold a long free run.
