@@ -136,36 +136,40 @@ def test_a_warm_cache_is_reused_and_changes_nothing(
     assert result(cold_json) == result(warm_json)
 
 
-def test_a_corrupted_entry_is_recomputed(sides: tuple[Path, Path], tmp_path: Path) -> None:
+def compare_into(sides: tuple[Path, Path], cache: Path, out: Path | None) -> str:
+    """One CLI comparison with this cache (and JSON output); its stderr."""
     a, b = sides
-    cache = tmp_path / "cache"
-    first = tmp_path / "first.json"
-    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(first))
+    json_args = ["--json", str(out)] if out is not None else []
+    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), *json_args)
     assert res.returncode == 1, res.stderr
+    return res.stderr
+
+
+def test_a_corrupted_entry_is_recomputed(sides: tuple[Path, Path], tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    compare_into(sides, cache, first)
     entries = sorted(p for p, _, _ in AnalysisCache(cache).entries())
     victim = entries[len(entries) // 2]
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the payload
     victim.write_bytes(bytes(data))
 
-    second = tmp_path / "second.json"
-    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(second))
-    got = counts(res.stderr)
+    stderr = compare_into(sides, cache, second)
+    got = counts(stderr)
     assert sum(c for _, _, c in got.values()) == 1
     assert sum(m for _, m, _ in got.values()) == 1
-    assert "analysis cache: recomputing" in res.stderr
+    assert "analysis cache: recomputing" in stderr
     assert result(first) == result(second)
     # The damaged entry was rewritten: a third run reuses everything.
-    third = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache))
-    assert all(m == 0 and c == 0 for _, m, c in counts(third.stderr).values())
+    third = compare_into(sides, cache, None)
+    assert all(m == 0 and c == 0 for _, m, c in counts(third).values())
 
 
 def test_a_corrupted_shape_value_is_recomputed(sides: tuple[Path, Path], tmp_path: Path) -> None:
-    a, b = sides
     cache = tmp_path / "cache"
-    first = tmp_path / "first.json"
-    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(first))
-    assert res.returncode == 1, res.stderr
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    compare_into(sides, cache, first)
     with sqlite3.connect(cache / "shapes.sqlite") as db:
         keys = [k for (k,) in db.execute("SELECT key FROM shapes ORDER BY key")]
         victim = keys[len(keys) // 2]
@@ -173,13 +177,10 @@ def test_a_corrupted_shape_value_is_recomputed(sides: tuple[Path, Path], tmp_pat
         damaged = bytearray(value)
         damaged[len(damaged) // 2] ^= 0xFF
         db.execute("UPDATE shapes SET value = ? WHERE key = ?", (bytes(damaged), victim))
-    second = tmp_path / "second.json"
-    res = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache), "--json", str(second))
-    hits, misses, corrupt = store_counts(res.stderr)
+    hits, misses, corrupt = store_counts(compare_into(sides, cache, second))
     assert (misses, corrupt) == (1, 1) and hits == len(keys) - 1
     assert result(first) == result(second)
-    third = run("compare", str(a), str(b), "-q", "--cache-dir", str(cache))
-    assert store_counts(third.stderr) == (len(keys), 0, 0)
+    assert store_counts(compare_into(sides, cache, None)) == (len(keys), 0, 0)
 
 
 def test_a_dask_cluster_gives_the_same_result_as_this_machine(
