@@ -16,6 +16,7 @@ extended).
 from __future__ import annotations
 
 import heapq
+import keyword
 import struct
 from array import array
 from collections import Counter
@@ -91,6 +92,29 @@ def distinct_anchors(syms: tuple[str, ...]) -> int:
     """How many different anchor symbols a stream carries (what a short unit has to say)."""
     return len(
         {s for s in syms if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")}
+    )
+
+
+# Anchors that say nothing about what code computes: Python's keywords, punctuation and the
+# markers of container literals (`dict{`, `}set`).
+_STRUCTURAL = frozenset(keyword.kwlist) | frozenset({":", ",", ";", "->", ".", "...", "*", "**"})
+
+
+def content_anchors(syms: tuple[str, ...], tiles: tuple[Tile, ...]) -> int:
+    """Distinct symbols in the matched tokens of B that carry content: library names,
+    external attributes, builtins, constants, operators. `*`/`**` are left out because in
+    signatures and calls they only unpack."""
+    seen: set[str] = set()
+    for t in tiles:
+        seen.update(syms[t.b : t.b + t.length])
+    return sum(
+        1
+        for s in seen
+        if s not in GENERIC
+        and s not in PLACEHOLDERS
+        and s not in _STRUCTURAL
+        and not s.endswith(("=", "{", "["))
+        and not s.startswith("}")
     )
 
 

@@ -24,6 +24,7 @@ from plagiarism.align import (
     Alignment,
     aligned_names,
     best_names,
+    content_anchors,
     distinct_anchors,
     regions,
     renames_of,
@@ -328,6 +329,11 @@ def build(
         """Over the threshold, not scored on context tiles, and large enough, or a whole
         small unit that says enough (see `small_copy`)."""
         if s.alignment.score < threshold or s.context:
+            return False
+        if (
+            content_anchors(units_b[s.b].tokens.syms, s.alignment.tiles)
+            < settings.min_content_anchors
+        ):
             return False
         return len(units_b[s.b].tokens) >= settings.min_unit_tokens or small_copy(
             units_a[s.a], units_b[s.b], s.alignment, settings

@@ -48,3 +48,78 @@ def test_a_twin_at_the_same_place_wins_over_look_alikes_elsewhere(tmp_path: Path
     r = compare(a, b, Settings(jobs=1, use_cache=False))
     (pair,) = [p for p in r.pairs if p.b.name == "fused"]
     assert pair.a.path == "pkg/m59.py"
+
+
+CHAIN_A = """\
+class Head:
+    def __init__(self, layers):
+        self.stem, self.fc1, self.act, self.norm, self.drop, self.fc2 = layers
+
+    def forward(self, x):
+        if self.stem is not None:
+            x = self.stem(x)
+        x = self.fc1(x)
+        x = self.act(x)
+        x = self.norm(x)
+        x = self.drop(x)
+        x = self.fc2(x)
+        return x
+"""
+
+CHAIN_B = """\
+class Block:
+    def __init__(self, parts):
+        self.downsample, self.in_conv, self.resnets, self.mid, self.post, self.out_conv = parts
+
+    def forward(self, hidden):
+        if self.downsample is not None:
+            hidden = self.downsample(hidden)
+        hidden = self.in_conv(hidden)
+        hidden = self.resnets(hidden)
+        hidden = self.mid(hidden)
+        hidden = self.post(hidden)
+        hidden = self.out_conv(hidden)
+        return hidden
+"""
+
+COMPUTES_A = """\
+import math
+import torch
+
+def init_(tensor, mean, std, a, b):
+    def cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+    lo = cdf((a - mean) / std)
+    hi = cdf((b - mean) / std)
+    tensor.uniform_(2 * lo - 1, 2 * hi - 1)
+    tensor.erfinv_()
+    tensor.mul_(std * math.sqrt(2.0))
+    tensor.add_(mean)
+    tensor.clamp_(min=a, max=b)
+    return tensor
+"""
+
+
+def test_a_chain_of_layer_calls_is_not_a_finding(tmp_path: Path) -> None:
+    # Two honest modules whose forward is glue between their own layers: the same tokens,
+    # nothing computed. Not a finding on its own.
+    a = _side(tmp_path / "a", {"head.py": CHAIN_A})
+    b = _side(tmp_path / "b", {"block.py": CHAIN_B})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert not r.finding
+    assert all(p.backed_only for p in r.pairs)
+
+
+def test_a_renamed_computation_is_a_finding(tmp_path: Path) -> None:
+    renamed = (
+        COMPUTES_A.replace("init_", "fill_truncated")
+        .replace("tensor", "w")
+        .replace("cdf", "phi")
+        .replace("lo", "low")
+        .replace("hi", "high")
+    )
+    a = _side(tmp_path / "a", {"init.py": COMPUTES_A})
+    b = _side(tmp_path / "b", {"weights.py": renamed})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert r.finding
+    assert any(p.b.name == "fill_truncated" and not p.backed_only for p in r.pairs)
