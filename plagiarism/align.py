@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import cast
 
 from plagiarism.model import LineRange, Region, Rename, TokenStream
-from plagiarism.normalize import PLACEHOLDERS
+from plagiarism.normalize import PLACEHOLDERS, STRING
 
 # A unit longer than this is aligned on its first MAX_TOKENS tokens only, so one generated
 # 50,000-token function cannot stall a run; the cut is reported as a warning by the caller.
@@ -102,19 +102,23 @@ _STRUCTURAL = frozenset(keyword.kwlist) | frozenset({":", ",", ";", "->", ".", "
 
 def content_anchors(syms: tuple[str, ...], tiles: tuple[Tile, ...]) -> int:
     """Distinct symbols in the matched tokens of B that carry content: library names,
-    external attributes, builtins, constants, operators. `*`/`**` are left out because in
-    signatures and calls they only unpack."""
+    external attributes, builtins, constants, operators, string literals (one symbol, `STR`,
+    whatever their text: a copied table of architecture strings has its evidence there).
+    `*`/`**` are left out because in signatures and calls they only unpack."""
     seen: set[str] = set()
     for t in tiles:
         seen.update(syms[t.b : t.b + t.length])
     return sum(
         1
         for s in seen
-        if s not in GENERIC
-        and s not in PLACEHOLDERS
-        and s not in _STRUCTURAL
-        and not s.endswith(("=", "{", "["))
-        and not s.startswith("}")
+        if s == STRING
+        or (
+            s not in GENERIC
+            and s not in PLACEHOLDERS
+            and s not in _STRUCTURAL
+            and not s.endswith(("=", "{", "["))
+            and not s.startswith("}")
+        )
     )
 
 
