@@ -100,25 +100,31 @@ def distinct_anchors(syms: tuple[str, ...]) -> int:
 _STRUCTURAL = frozenset(keyword.kwlist) | frozenset({":", ",", ";", "->", ".", "...", "*", "**"})
 
 
-def content_anchors(syms: tuple[str, ...], tiles: tuple[Tile, ...]) -> int:
+def content_anchors(syms: tuple[str, ...], tiles: tuple[Tile, ...], enough: int = 0) -> int:
     """Distinct symbols in the matched tokens of B that carry content: library names,
     external attributes, builtins, constants, operators, string literals (one symbol, `STR`,
     whatever their text: a copied table of architecture strings has its evidence there).
-    `*`/`**` are left out because in signatures and calls they only unpack."""
+    `*`/`**` are left out because in signatures and calls they only unpack. With `enough`,
+    counting stops there (a finding only asks whether the floor is reached, for every pair
+    of a big run)."""
     seen: set[str] = set()
     for t in tiles:
-        seen.update(syms[t.b : t.b + t.length])
-    return sum(
-        1
-        for s in seen
-        if s == STRING
-        or (
-            s not in GENERIC
-            and s not in PLACEHOLDERS
-            and s not in _STRUCTURAL
-            and not s.endswith(("=", "{", "["))
-            and not s.startswith("}")
-        )
+        for s in syms[t.b : t.b + t.length]:
+            if s in seen or not _is_content(s):
+                continue
+            seen.add(s)
+            if enough and len(seen) >= enough:
+                return len(seen)
+    return len(seen)
+
+
+def _is_content(s: str) -> bool:
+    return s == STRING or (
+        s not in GENERIC
+        and s not in PLACEHOLDERS
+        and s not in _STRUCTURAL
+        and not s.endswith(("=", "{", "["))
+        and not s.startswith("}")
     )
 
 

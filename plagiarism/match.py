@@ -330,10 +330,8 @@ def build(
         small unit that says enough (see `small_copy`)."""
         if s.alignment.score < threshold or s.context:
             return False
-        if (
-            content_anchors(units_b[s.b].tokens.syms, s.alignment.tiles)
-            < settings.min_content_anchors
-        ):
+        need = settings.min_content_anchors
+        if need and content_anchors(units_b[s.b].tokens.syms, s.alignment.tiles, need) < need:
             return False
         return len(units_b[s.b].tokens) >= settings.min_unit_tokens or small_copy(
             units_a[s.a], units_b[s.b], s.alignment, settings
