@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from docs_block import write_block  # noqa: E402
+from rivals import ensure_dolos, ensure_python_tools  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / "tools"
@@ -68,31 +69,6 @@ class ToolRun:
 # ------------------------------------------------------------------------------ setup
 def sh(cmd: list[str], **kw: object) -> None:
     subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
-
-
-def ensure_python_tools(work: Path) -> Path:
-    venv = work / "tools-venv"
-    py = venv / "bin" / "python"
-    if not py.exists():
-        sh([sys.executable, "-m", "venv", str(venv)])
-    have = subprocess.run(
-        [str(py), "-m", "pip", "list", "--format=json"], check=True, capture_output=True, text=True
-    ).stdout
-    installed = {p["name"].lower().replace("-", "_"): p["version"] for p in json.loads(have)}
-    want = [f"{n}=={v}" for n, v in PINNED_PY_TOOLS.items() if installed.get(n) != v]
-    if want:
-        sh([str(py), "-m", "pip", "install", "--quiet", *want])
-    return py
-
-
-def ensure_dolos(work: Path) -> Path:
-    folder = work / "dolos"
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(TOOLS / "package.json", folder / "package.json")
-    shutil.copy(TOOLS / "dolos_runner.mjs", folder / "dolos_runner.mjs")
-    if not (folder / "node_modules" / "@dodona" / "dolos-lib").exists():
-        sh(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder)
-    return folder
 
 
 def ensure_corpus(
@@ -588,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name.startswith("ours@min"):
             runs.append(run_ours(cases, int(name.removeprefix("ours@min")), name, work))
         elif name in PINNED_PY_TOOLS:
-            py = ensure_python_tools(work)
+            py = ensure_python_tools(work, PINNED_PY_TOOLS)
             gran = "function" if name == "pycode_similar" else "file"
             runs.append(
                 run_external(

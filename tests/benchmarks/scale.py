@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil
 from docs_block import write_block  # noqa: E402
+from rivals import ensure_dolos, ensure_python_tools  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / "tools"
@@ -152,31 +153,6 @@ def run_ours(a: Path, b: Path, cache: Path, out: Path, cap: float) -> Run:
     cmd = [sys.executable, "-m", "plagiarism.cli", "compare", str(a), str(b), "-q",
            "--cache-dir", str(cache), "--json", str(out)]  # fmt: skip
     return measure(cmd, cap)
-
-
-def ensure_dolos(work: Path) -> Path:
-    folder = work / "dolos"
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(TOOLS / "package.json", folder / "package.json")
-    shutil.copy(TOOLS / "dolos_runner.mjs", folder / "dolos_runner.mjs")
-    if not (folder / "node_modules" / "@dodona" / "dolos-lib").exists():
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=folder,
-            check=True,
-        )
-    return folder
-
-
-def ensure_copydetect(work: Path) -> Path:
-    venv = work / "tools-venv"
-    py = venv / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(py), "-m", "pip", "install", "--quiet", f"copydetect=={COPYDETECT}"], check=True
-    )
-    return py
 
 
 def case_file(a: Path, b: Path, work: Path, size: str) -> Path:
@@ -370,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     tools = set(args.tools.split(","))
     trees = fetch_trees(work)
     dolos = ensure_dolos(work) if "dolos" in tools else None
-    copydetect = ensure_copydetect(work) if "copydetect" in tools else None
+    copydetect = (
+        ensure_python_tools(work, {"copydetect": COPYDETECT}) if "copydetect" in tools else None
+    )
     meta = {
         "command": "python tests/benchmarks/scale.py"
         + "".join(f" {a}" for a in (argv or sys.argv[1:])),
