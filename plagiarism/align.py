@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
+import numpy as np
+import numpy.typing as npt
+
 from plagiarism.model import LineRange, Region, Rename, TokenStream
 from plagiarism.normalize import PLACEHOLDERS, STRING
 
@@ -33,6 +36,10 @@ MAX_TOKENS = 20_000
 # At most this many occurrences of one seed gram in A are tried per position of B:
 # a gram repeated hundreds of times is an idiom, not evidence.
 MAX_SEED_OCCURRENCES = 64
+# From this many tokens (both sides) seeds are found over numpy arrays of symbol ids: the
+# same seeds, without a Python step per position and per token of extension. Below it the
+# arrays cost more to set up than the loops take.
+ARRAY_SEEDS_FROM = 1_000
 
 
 # Symbols every class constructor is made of. A run of only these and placeholders
@@ -218,6 +225,113 @@ def _free_run(used_a: bytearray, used_b: bytearray, j: int, i: int, length: int)
     return start, end
 
 
+def _seeds(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[tuple[int, int, int]]:
+    """Every left-maximal common run seeded by a gram of `min_match` tokens, as
+    (-length, b_start, a_start): at most MAX_SEED_OCCURRENCES occurrences in A (the first
+    ones) per position of B."""
+    na, nb = len(a), len(b)
+    seeds: dict[tuple[str, ...], list[int]] = {}
+    for j in range(na - min_match + 1):
+        seeds.setdefault(a[j : j + min_match], []).append(j)
+    heap: list[tuple[int, int, int]] = []
+    for i in range(nb - min_match + 1):
+        starts = seeds.get(b[i : i + min_match])
+        if not starts:
+            continue
+        for j in starts[:MAX_SEED_OCCURRENCES]:
+            if i > 0 and j > 0 and a[j - 1] == b[i - 1]:
+                continue  # not left-maximal: found from an earlier seed
+            length = min_match
+            while i + length < nb and j + length < na and a[j + length] == b[i + length]:
+                length += 1
+            heap.append((-length, i, j))
+    return heap
+
+
+class _SymbolIds(dict[str, int]):
+    """A process-wide number per symbol (so a stream's array is made once, whatever it is
+    aligned with)."""
+
+    def __missing__(self, sym: str) -> int:
+        self[sym] = n = len(self)
+        return n
+
+
+_IDS = _SymbolIds()
+# Per-position multipliers of the gram hash (odd, fixed: results never depend on a seed).
+_GRAM_MIX = np.random.default_rng(0x5EED).integers(1, 2**63, size=64, dtype=np.uint64) | 1
+
+
+@lru_cache(maxsize=64)
+def _id_array(syms: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    return np.fromiter(map(_IDS.__getitem__, syms), dtype=np.int64, count=len(syms))
+
+
+@lru_cache(maxsize=64)
+def _gram_hashes(syms: tuple[str, ...], k: int) -> npt.NDArray[np.uint64]:
+    ids = _id_array(syms).astype(np.uint64)
+    n = len(syms) - k + 1
+    h = np.zeros(n, dtype=np.uint64)
+    for t in range(k):
+        h += ids[t : t + n] * _GRAM_MIX[t % len(_GRAM_MIX)]
+    return h
+
+
+def _array_seeds(
+    a: tuple[str, ...], b: tuple[str, ...], min_match: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`_seeds` over arrays, sorted in heap order (as -length, b_start, a_start arrays).
+    Grams are matched by a 64-bit hash and every run's length is measured from its first
+    token, so a hash collision yields a run shorter than `min_match`, which is dropped (it
+    could only change which occurrences the cap tries, at odds near n**2 / 2**64)."""
+    ia, ib = _id_array(a), _id_array(b)
+    ha, hb = _gram_hashes(a, min_match), _gram_hashes(b, min_match)
+    # Occurrences in A of each gram, in A's order (stable sort), first MAX_SEED_OCCURRENCES.
+    order = np.argsort(ha, kind="stable")
+    sorted_a = ha[order]
+    lo = np.searchsorted(sorted_a, hb, "left")
+    count = np.minimum(np.searchsorted(sorted_a, hb, "right") - lo, MAX_SEED_OCCURRENCES)
+    total = int(count.sum())
+    firsts = np.cumsum(count) - count
+    rank = np.arange(total) - np.repeat(firsts, count)
+    i = np.repeat(np.arange(len(hb)), count)
+    j = order[np.repeat(lo, count) + rank]
+    # Left-maximal: at either start, or preceded by different symbols.
+    left = (i == 0) | (j == 0)
+    left |= ia[np.maximum(j - 1, 0)] != ib[np.maximum(i - 1, 0)]
+    i, j = i[left], j[left]
+    length = _common_lengths(ia, ib, j, i)
+    keep = length >= min_match
+    neg, i, j = -length[keep], i[keep], j[keep]
+    order = np.lexsort((j, i, neg))  # heap order: longest first, then by position in B, A
+    return neg[order], i[order], j[order]
+
+
+def _common_lengths(
+    ia: npt.NDArray[np.int64],
+    ib: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    i: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """For each (j, i): how many tokens from A[j] and B[i] on are equal, compared a chunk
+    at a time for all pairs still running. Distinct negative pads end every run at the
+    end of either stream."""
+    chunk = 16
+    pad_a = np.concatenate([ia, np.full(4 * chunk, -1, dtype=np.int64)])
+    pad_b = np.concatenate([ib, np.full(4 * chunk, -2, dtype=np.int64)])
+    length = np.zeros(len(i), dtype=np.int64)
+    live = np.arange(len(i))
+    while len(live):
+        steps = np.arange(chunk)
+        at = length[live, None] + steps
+        same = pad_a[j[live, None] + at] == pad_b[i[live, None] + at]
+        whole = same.all(axis=1)
+        length[live] += np.where(whole, chunk, same.argmin(axis=1))
+        live = live[whole]
+        chunk = min(4 * 16, chunk * 2)  # runs that got this far tend to be long
+    return length
+
+
 def tile(
     a: tuple[str, ...],
     b: tuple[str, ...],
@@ -230,51 +344,95 @@ def tile(
     na, nb = len(a), len(b)
     if na < min_match or nb < min_match:
         return []
-    seeds: dict[tuple[str, ...], list[int]] = {}
-    for j in range(na - min_match + 1):
-        seeds.setdefault(a[j : j + min_match], []).append(j)
-    heap: list[tuple[int, int, int]] = []  # (-length, b_start, a_start)
-    for i in range(nb - min_match + 1):
-        starts = seeds.get(b[i : i + min_match])
-        if not starts:
-            continue
-        for j in starts[:MAX_SEED_OCCURRENCES]:
-            if i > 0 and j > 0 and a[j - 1] == b[i - 1]:
-                continue  # not left-maximal: found from an earlier seed
-            length = min_match
-            while i + length < nb and j + length < na and a[j + length] == b[i + length]:
-                length += 1
-            heap.append((-length, i, j))
-    heapq.heapify(heap)
     used_a = bytearray(na)
     used_b = bytearray(nb)
     for done in taken:
         used_a[done.a : done.a + done.length] = b"\x01" * done.length
         used_b[done.b : done.b + done.length] = b"\x01" * done.length
     tiles: list[Tile] = []
-    while heap:
-        neg, i, j = heapq.heappop(heap)
-        length = -neg
-        # Trim to the longest free run starting at the first free position. The scans jump
-        # over used and free stretches with bytearray.find (C) rather than token by token:
-        # in a repetitive file most popped runs lie mostly on used tokens.
-        start, end = _free_run(used_a, used_b, j, i, length)
-        free = end - start
-        if free < min_match:
-            # The remainder after a collision may still hold a long free run.
-            if end < length and length - end >= min_match:
-                heapq.heappush(heap, (-(length - end), i + end, j + end))
-            continue
-        if start > 0 or end < length:
-            heapq.heappush(heap, (-free, i + start, j + start))
-            if end < length and length - end >= min_match:
-                heapq.heappush(heap, (-(length - end), i + end, j + end))
-            continue
-        used_a[j : j + length] = b"\x01" * length
-        used_b[i : i + length] = b"\x01" * length
-        tiles.append(Tile(a=j, b=i, length=length))
+    if na + nb >= ARRAY_SEEDS_FROM:
+        _take_sorted(_array_seeds(a, b, min_match), used_a, used_b, tiles, min_match)
+    else:
+        heap = _seeds(a, b, min_match)
+        heapq.heapify(heap)
+        while heap:
+            _take(heapq.heappop(heap), heap, used_a, used_b, tiles, min_match)
     tiles.sort(key=lambda t: t.b)
     return tiles
+
+
+def _take(
+    run: tuple[int, int, int],
+    heap: list[tuple[int, int, int]],
+    used_a: bytearray,
+    used_b: bytearray,
+    tiles: list[Tile],
+    min_match: int,
+) -> bool:
+    """Make the longest remaining run (-length, b_start, a_start) a tile if it is still
+    free on both sides, else put its free parts back on `heap`; True when a tile was made."""
+    neg, i, j = run
+    length = -neg
+    # Trim to the longest free run starting at the first free position. The scans jump
+    # over used and free stretches with bytearray.find (C) rather than token by token:
+    # in a repetitive file most popped runs lie mostly on used tokens.
+    start, end = _free_run(used_a, used_b, j, i, length)
+    free = end - start
+    if free < min_match:
+        # The remainder after a collision may still hold a long free run.
+        if end < length and length - end >= min_match:
+            heapq.heappush(heap, (-(length - end), i + end, j + end))
+        return False
+    if start > 0 or end < length:
+        heapq.heappush(heap, (-free, i + start, j + start))
+        if end < length and length - end >= min_match:
+            heapq.heappush(heap, (-(length - end), i + end, j + end))
+        return False
+    used_a[j : j + length] = b"\x01" * length
+    used_b[i : i + length] = b"\x01" * length
+    tiles.append(Tile(a=j, b=i, length=length))
+    return True
+
+
+def _take_sorted(
+    seeds: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    used_a: bytearray,
+    used_b: bytearray,
+    tiles: list[Tile],
+    min_match: int,
+) -> None:
+    """`_take` over seeds already in heap order, merged with the heap of trimmed runs.
+
+    In a repetitive pair most seeds are repeats of a gram whose every position on one side
+    a longer tile has already taken; such a run can never become a tile again (positions
+    are only ever taken), so each batch of seeds is checked against counts of taken
+    positions in numpy and only the others are visited one by one.
+    """
+    neg, ib, ja = seeds
+    length = -neg
+    n = len(neg)
+    runs = list(zip(neg.tolist(), ib.tolist(), ja.tolist(), strict=True))
+    view_a = np.frombuffer(used_a, dtype=np.uint8)
+    view_b = np.frombuffer(used_b, dtype=np.uint8)
+    heap: list[tuple[int, int, int]] = []
+    p, batch, changed = 0, 64, True
+    taken_a = taken_b = np.zeros(1, dtype=np.int64)
+    while p < n:
+        q = min(n, p + batch)
+        if changed:
+            taken_a = np.concatenate(([0], np.cumsum(view_a, dtype=np.int64)))
+            taken_b = np.concatenate(([0], np.cumsum(view_b, dtype=np.int64)))
+            changed = False
+        lq, iq, jq = length[p:q], ib[p:q], ja[p:q]
+        blocked = (taken_b[iq + lq] - taken_b[iq] == lq) | (taken_a[jq + lq] - taken_a[jq] == lq)
+        for k in (np.flatnonzero(~blocked) + p).tolist():
+            run = runs[k]
+            while heap and heap[0] < run:
+                changed |= _take(heapq.heappop(heap), heap, used_a, used_b, tiles, min_match)
+            changed |= _take(run, heap, used_a, used_b, tiles, min_match)
+        p, batch = q, min(4 * batch, 4096)
+    while heap:
+        _take(heapq.heappop(heap), heap, used_a, used_b, tiles, min_match)
 
 
 def _bridges(a: tuple[str, ...], b: tuple[str, ...], runs: list[Tile]) -> list[Tile]:

@@ -1,0 +1,110 @@
+"""Greedy string tiling: the numpy seed path for long units tiles exactly like the loops.
+
+Long unit pairs (a 10,000-token `__init__.py` against its next version) are seeded over
+arrays of symbol ids and their seeds taken in sorted batches (docs/scale.md); short pairs
+keep the plain loops. Both must give the same tiles, or results would depend on unit size.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from plagiarism import align as al
+from plagiarism.align import Tile, tile
+
+
+def _streams(rng: random.Random) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # Small alphabets make grams repeat (past MAX_SEED_OCCURRENCES too), as in generated
+    # import tables; B reuses a stretch of A so that long runs exist.
+    alphabet = [f"s{k}" for k in range(rng.choice([2, 3, 6, 40]))]
+    a = tuple(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+    cut = rng.randint(0, len(a))
+    b = list(a[cut : cut + rng.randint(0, 200)]) + [
+        rng.choice(alphabet) for _ in range(rng.randint(0, 150))
+    ]
+    if rng.random() < 0.3:
+        rng.shuffle(b)
+    return a, tuple(b)
+
+
+def _both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+    a: tuple[str, ...],
+    b: tuple[str, ...],
+    k: int,
+    taken: tuple[Tile, ...] = (),
+) -> tuple[list[Tile], list[Tile]]:
+    monkeypatch.setattr(al, "ARRAY_SEEDS_FROM", 10**9)
+    loops = tile(a, b, k, taken)
+    monkeypatch.setattr(al, "ARRAY_SEEDS_FROM", 0)
+    arrays = tile(a, b, k, taken)
+    return loops, arrays
+
+
+def test_array_path_tiles_like_the_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(7)
+    nonempty = 0
+    for _ in range(300):
+        a, b = _streams(rng)
+        for k in (2, 5, 12):
+            loops, arrays = _both_paths(monkeypatch, a, b, k)
+            assert arrays == loops
+            nonempty += bool(loops)
+            # With tiles already taken (the short pass after the long one).
+            taken = tuple(loops[: rng.randint(0, 3)])
+            assert (
+                _both_paths(monkeypatch, a, b, max(1, k - 2), taken)[1]
+                == (_both_paths(monkeypatch, a, b, max(1, k - 2), taken)[0])
+            )
+    assert nonempty > 300  # the inputs do produce tiles
+
+
+def test_tiles_are_disjoint_equal_and_long_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(al, "ARRAY_SEEDS_FROM", 0)
+    rng = random.Random(3)
+    for _ in range(100):
+        a, b = _streams(rng)
+        tiles = tile(a, b, 4)
+        seen_a: set[int] = set()
+        seen_b: set[int] = set()
+        for t in tiles:
+            assert t.length >= 4
+            assert a[t.a : t.a + t.length] == b[t.b : t.b + t.length]
+            span_a, span_b = set(range(t.a, t.a + t.length)), set(range(t.b, t.b + t.length))
+            assert not span_a & seen_a and not span_b & seen_b
+            seen_a |= span_a
+            seen_b |= span_b
+
+
+def test_gram_hash_collisions_cannot_make_a_tile(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every gram hashing alike: each run is still measured token by token from its start,
+    # so grams that only share a hash seed nothing. (A has fewer positions than the
+    # occurrence cap, so the cap cannot pick different occurrences either.)
+    rng = random.Random(11)
+    monkeypatch.setattr(al, "_GRAM_MIX", np.zeros(64, dtype=np.uint64))
+    al._gram_hashes.cache_clear()
+    try:
+        for _ in range(60):
+            alphabet = [f"t{k}" for k in range(5)]
+            a = tuple(rng.choice(alphabet) for _ in range(rng.randint(5, 60)))
+            b = tuple(rng.choice(alphabet) for _ in range(rng.randint(5, 300)))
+            loops, arrays = _both_paths(monkeypatch, a, b, 3)
+            assert arrays == loops
+    finally:
+        al._gram_hashes.cache_clear()
+
+
+def test_long_repetitive_pair_takes_the_diagonal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An import table: the same line shape hundreds of times, one entry inserted in B.
+    line = ("STR", ":", "[", "STR", ",", "STR", "]", ",")
+    a = line * 400
+    b = line * 150 + ("STR", ":", "[", "]", ",") + line * 250
+    loops, arrays = _both_paths(monkeypatch, a, b, 12)
+    assert arrays == loops
+    # The longer stretch (after the insertion) is one tile. (Its partner in A is one of the
+    # first MAX_SEED_OCCURRENCES occurrences of its grams; the stretch before the insertion
+    # then finds only taken occurrences: the cap's price on generated tables.)
+    assert max(t.length for t in arrays) >= len(line) * 250
