@@ -72,11 +72,6 @@ class SideData:
     files: tuple[SourceFile, ...]
     analyses: tuple[FileAnalysis, ...]
     warnings: tuple[Warning, ...]
-    # Analyses by content hash, as analysed (before paths are set): the other side reuses
-    # them for the files both hold instead of reading the cache again.
-    by_hash: Mapping[str, tuple[FileAnalysis, list[Warning]]] = dataclasses.field(
-        default_factory=dict
-    )
 
 
 def _analyze_entry(item: tuple[SourceFile, Side]) -> bytes:
@@ -93,27 +88,63 @@ def load_side(
     settings: Settings,
     executor: Executor,
     progress: Progress,
-    known: Mapping[str, tuple[FileAnalysis, list[Warning]]] | None = None,
 ) -> SideData:
+    """One side read and analysed (see `load_sides` for both at once)."""
+    source, files, warnings = _read_side(spec, rev, side, settings, progress)
+    progress.stage(f"parsing {side.upper()}", total=len(files))
+    by_hash = _analyze(files, side, settings, executor, progress)
+    return _side_data(source, files, warnings, by_hash, side)
+
+
+def load_sides(
+    spec_a: str,
+    spec_b: str,
+    settings: Settings,
+    executor: Executor,
+    progress: Progress,
+) -> tuple[SideData, SideData]:
+    """Both sides read, then every distinct file content of either analysed in one batch:
+    B's changed files fill the workers while A's last files finish, instead of waiting for
+    a second, smaller batch (too small for the pool, it ran serially)."""
+    source_a, files_a, warnings_a = _read_side(spec_a, settings.rev_a, "a", settings, progress)
+    source_b, files_b, warnings_b = _read_side(spec_b, settings.rev_b, "b", settings, progress)
+    progress.stage("parsing", total=len({f.sha256 for f in files_a + files_b}))
+    by_hash = _analyze(files_a + files_b, "a", settings, executor, progress)
+    return (
+        _side_data(source_a, files_a, warnings_a, by_hash, "a"),
+        _side_data(source_b, files_b, warnings_b, by_hash, "b"),
+    )
+
+
+def _read_side(
+    spec: str, rev: str | None, side: Side, settings: Settings, progress: Progress
+) -> tuple[Source, list[SourceFile], list[Warning]]:
     progress.stage(f"reading {side.upper()}")
     source = sources.resolve(spec, rev, settings, side)
     files, warnings = sources.read_files(source, settings, side)
-    progress.stage(f"parsing {side.upper()}", total=len(files))
+    return source, list(files), list(warnings)
+
+
+def _analyze(
+    files: Sequence[SourceFile],
+    side: Side,
+    settings: Settings,
+    executor: Executor,
+    progress: Progress,
+) -> dict[str, tuple[FileAnalysis, list[Warning]]]:
+    """Analyses by content hash, as analysed (path and side of the first file with that
+    content; `_side_data` sets each file's own)."""
     cache = AnalysisCache(
         settings.cache_dir, max_bytes=int(settings.cache_max_bytes * (1 - SHAPE_STORE_SHARE))
     )
-    # The same content is parsed once per run, whatever its path or side (side B finds the
-    # entries side A just wrote), and once ever while the cache keeps it.
+    # The same content is parsed once per run, whatever its path or side, and once ever
+    # while the cache keeps it.
     unique: dict[str, SourceFile] = {}
     for f in files:
         unique.setdefault(f.sha256, f)
     by_hash: dict[str, tuple[FileAnalysis, list[Warning]]] = {}
     todo: list[SourceFile] = []
     for f in unique.values():
-        if known and f.sha256 in known:
-            by_hash[f.sha256] = known[f.sha256]
-            progress.advance()
-            continue
         cached = cache.get(f) if settings.use_cache else None
         if cached is None:
             todo.append(f)
@@ -128,12 +159,21 @@ def load_side(
     if cache.stats.writes:
         cache.evict()
     log.info(
-        "analysis cache %s: %d hits, %d misses, %d corrupt",
-        side.upper(),
+        "analysis cache: %d hits, %d misses, %d corrupt",
         cache.stats.hits,
         cache.stats.misses,
         cache.stats.corrupt,
     )
+    return by_hash
+
+
+def _side_data(
+    source: Source,
+    files: Sequence[SourceFile],
+    warnings: Sequence[Warning],
+    by_hash: Mapping[str, tuple[FileAnalysis, list[Warning]]],
+    side: Side,
+) -> SideData:
     analyses = []
     all_warnings = list(warnings)
     for f in files:
@@ -141,14 +181,13 @@ def load_side(
         if analysis.path != f.path:
             analysis = dataclasses.replace(analysis, path=f.path)
         analyses.append(analysis)
-        # A cached analysis may come from another path or side with the same content.
+        # An analysis may come from another path or side with the same content.
         all_warnings.extend(dataclasses.replace(w, path=f.path, side=side) for w in file_warnings)
     return SideData(
         source=source,
         files=tuple(files),
         analyses=tuple(analyses),
         warnings=tuple(all_warnings),
-        by_hash=by_hash,
     )
 
 
@@ -424,8 +463,7 @@ def _compare(
         else None
     )
     try:
-        a = load_side(str(spec_a), settings.rev_a, "a", settings, executor, progress)
-        b = load_side(str(spec_b), settings.rev_b, "b", settings, executor, progress, a.by_hash)
+        a, b = load_sides(str(spec_a), str(spec_b), settings, executor, progress)
         progress.stage("resolving")
         units_a, units_b, unit_warnings = resolve_units(a, b)
         scored, n_candidates = score_candidates(
