@@ -271,16 +271,34 @@ class _Shapes:
     def alignments(self, pairs: Sequence[tuple[Unit, Unit]]) -> list[Alignment]:
         min_match = self.settings.min_match
         short = self.settings.short_match or None
+        out: list[Alignment | None] = [None] * len(pairs)
+        others: list[int] = []
+        for i, (a, b) in enumerate(pairs):
+            if a.content_hash == b.content_hash:
+                # Twins: one whole-unit tile, cheaper to make here than to ship to a
+                # worker or to store (most pairs between two versions of a repository).
+                out[i] = align(a.tokens, b.tokens, min_match, short)
+                self.progress.advance()
+            else:
+                others.append(i)
         keys = [
-            make_key("align", min_match, short or 0, a.content_hash, b.content_hash)
-            for a, b in pairs
+            make_key(
+                "align", min_match, short or 0, pairs[i][0].content_hash, pairs[i][1].content_hash
+            )
+            for i in others
         ]
-        return self._cached(
+        found = self._cached(
             keys,
-            lambda todo: [(_lite(pairs[i][0]), _lite(pairs[i][1]), min_match, short) for i in todo],
+            lambda todo: [
+                (_lite(pairs[others[i]][0]), _lite(pairs[others[i]][1]), min_match, short)
+                for i in todo
+            ],
             _align_task,
             decode_alignment,
         )
+        for i, alignment in zip(others, found, strict=True):
+            out[i] = alignment
+        return [a for a in out if a is not None]
 
 
 def score_candidates(
