@@ -19,6 +19,7 @@ import builtins
 import dataclasses
 import hashlib
 import itertools
+import sys
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ BLOCK_OPEN = "{"
 BLOCK_CLOSE = "}"
 
 _BUILTINS = frozenset(dir(builtins))
+_STDLIB = frozenset(sys.stdlib_module_names)
 
 # Anonymous tree-sitter tokens that carry meaning. Punctuation such as `,` `:` `(` `)` is
 # dropped: parentheses and line breaks are formatting, which copiers change freely.
@@ -974,10 +976,14 @@ def local_module_names(paths: Iterable[str]) -> frozenset[str]:
             head = head.rsplit(".", 1)[0]
         if head.isidentifier():
             names.add(head)
-        # Scripts in subfolders import siblings by bare name (`sys.path` tricks, notebooks).
+        # Scripts in subfolders import siblings by bare name (`sys.path` tricks, notebooks)...
+        # but not under a standard library module's name: inside a package,
+        # `accelerate/utils/dataclasses.py` or `transformers/utils/logging.py` never shadow
+        # `import dataclasses` / `import logging`, which would otherwise turn every
+        # `dataclasses.field` and `logging.getLogger` of the side into a project name.
         if len(parts) > 1:
             stem = parts[-1].rsplit(".", 1)[0]
-            if stem.isidentifier() and stem != "__init__":
+            if stem.isidentifier() and stem != "__init__" and stem not in _STDLIB:
                 names.add(stem)
     return frozenset(names)
 

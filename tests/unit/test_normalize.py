@@ -324,3 +324,16 @@ def test_an_unbound_bare_name_is_the_projects_own() -> None:
     a = units_of("def build(cfg):\n    return EncoderLayer(cfg)\n")["build"]
     b = units_of("def build(cfg):\n    return BlockLayer(cfg)\n")["build"]
     assert a.tokens.syms == b.tokens.syms and "$v" in a.tokens.syms
+
+
+def test_a_module_named_like_the_standard_library_does_not_shadow_it() -> None:
+    # accelerate/utils/dataclasses.py, transformers/utils/logging.py: inside a package they
+    # never shadow `import dataclasses` / `import logging`; a project's own sibling scripts
+    # (bare-name imports) still count as local.
+    from plagiarism.normalize import local_module_names
+
+    names = local_module_names(
+        ["accelerate/utils/dataclasses.py", "pkg/utils/logging.py", "scripts/train_utils.py"]
+    )
+    assert "dataclasses" not in names and "logging" not in names
+    assert {"accelerate", "pkg", "scripts", "train_utils"} <= names
