@@ -125,6 +125,20 @@ def content_anchors(syms: tuple[str, ...], tiles: tuple[Tile, ...], enough: int 
     return len(seen)
 
 
+def distinct_grams(syms: tuple[str, ...], tiles: tuple[Tile, ...], k: int, enough: int) -> int:
+    """Distinct k-grams inside the matched tokens of B, counted up to `enough`: how much a
+    match says once repetition is discounted. A config class of forty
+    `$v: $v = field(default=..., metadata={STR: STR})` lines matches another one token for
+    token, but says what one such line says."""
+    seen: set[tuple[str, ...]] = set()
+    for t in tiles:
+        for i in range(t.b, t.b + t.length - k + 1):
+            seen.add(syms[i : i + k])
+            if len(seen) >= enough:
+                return len(seen)
+    return len(seen)
+
+
 def _is_content(s: str) -> bool:
     return s == STRING or (
         s not in GENERIC

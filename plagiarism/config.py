@@ -76,6 +76,12 @@ class Settings:
     # and 2 lost such copies on the disguise benchmark (docs/benchmarks.md). Such pairs are
     # still shown inside files that other findings link.
     min_content_anchors: int = 1
+    # ... and, when it repeats itself (fewer distinct `kgram`-grams than half its matched
+    # tokens), at least this many distinct grams: what a `min_unit_tokens` stretch without
+    # repetition holds (30 - 5 + 1). Two config dataclasses of forty
+    # `field(default=..., metadata={"help": ...})` lines match token for token with ~20
+    # distinct grams between them (peft vs accelerate: 20 such findings; 0 disables).
+    min_distinct_grams: int = 26
     # A pair is reported when its score (share of B's unit covered) reaches this.
     pair_threshold: float = 0.6
     # Inside two files already linked by reported pairs, a weaker pair (reordered

@@ -26,6 +26,7 @@ from plagiarism.align import (
     best_names,
     content_anchors,
     distinct_anchors,
+    distinct_grams,
     regions,
     renames_of,
 )
@@ -281,6 +282,11 @@ class Matching:
     tokens_b: int
 
 
+# Matched tokens per distinct k-gram above which a match is repetitive (see
+# `Settings.min_distinct_grams`): real code of any length has nearly one gram per token.
+REPETITIVE = 0.5
+
+
 def build(
     units_a: Sequence[Unit],
     units_b: Sequence[Unit],
@@ -330,12 +336,19 @@ def build(
         small unit that says enough (see `small_copy`)."""
         if s.alignment.score < threshold or s.context:
             return False
+        syms = units_b[s.b].tokens.syms
         need = settings.min_content_anchors
-        if need and content_anchors(units_b[s.b].tokens.syms, s.alignment.tiles, need) < need:
+        if need and content_anchors(syms, s.alignment.tiles, need) < need:
             return False
-        return len(units_b[s.b].tokens) >= settings.min_unit_tokens or small_copy(
-            units_a[s.a], units_b[s.b], s.alignment, settings
-        )
+        if len(syms) < settings.min_unit_tokens:
+            return small_copy(units_a[s.a], units_b[s.b], s.alignment, settings)
+        need = settings.min_distinct_grams
+        if not need:
+            return True
+        # Only repetition is held against a pair: a short copy has few grams because it is
+        # short, a config class because it says one thing forty times.
+        distinct = distinct_grams(syms, s.alignment.tiles, settings.kgram, need)
+        return distinct >= need or distinct >= REPETITIVE * s.alignment.matched
 
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))

@@ -123,3 +123,51 @@ def test_a_renamed_computation_is_a_finding(tmp_path: Path) -> None:
     r = compare(a, b, Settings(jobs=1, use_cache=False))
     assert r.finding
     assert any(p.b.name == "fill_truncated" and not p.backed_only for p in r.pairs)
+
+
+def _config_module(cls: str, fields: list[tuple[str, str]]) -> str:
+    lines = ["from dataclasses import dataclass, field", "", "", "@dataclass", f"class {cls}:"]
+    for name, default in fields:
+        lines.append(
+            f'    {name}: int = field(default={default}, metadata={{"help": "{name} knob"}})'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_two_config_dataclasses_in_house_style_are_not_a_finding(tmp_path: Path) -> None:
+    # Hugging Face house style: each option a `field(default=..., metadata={"help": ...})`.
+    # Two projects' option classes match token for token, names aside, and say nothing.
+    a = _side(
+        tmp_path / "a",
+        {
+            "pkg/dataclasses.py": _config_module(
+                "LaunchPlugin", [(f"opt_{i}", "None") for i in range(12)]
+            )
+        },
+    )
+    b = _side(
+        tmp_path / "b",
+        {
+            "tuner/config.py": _config_module(
+                "AdapterConfig", [(f"knob{i}", "None") for i in range(9)]
+            )
+        },
+    )
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert [p for p in r.pairs if not p.backed_only] == []
+    assert not r.finding
+
+
+def test_a_short_copy_with_few_distinct_grams_is_still_a_finding(tmp_path: Path) -> None:
+    # Short code has few k-grams because it is short, not because it repeats itself.
+    src = (
+        "import torch\n\n\n"
+        "def fold(x, w):\n"
+        "    y = torch.tanh(x @ w)\n"
+        "    return torch.clamp(y * 2.5 - 1.0, min=-0.75, max=0.75).sum(dim=-1)\n"
+    )
+    renamed = src.replace("fold", "squash").replace("x", "inp").replace("w", "mat")
+    a = _side(tmp_path / "a", {"m.py": src})
+    b = _side(tmp_path / "b", {"n.py": renamed})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert any(p.b.name == "squash" and not p.backed_only for p in r.pairs)
