@@ -31,5 +31,13 @@ def test_a_comparison_logs_its_stages(caplog: pytest.LogCaptureFixture, tmp_path
     stages = [
         r.getMessage().split(":")[0] for r in caplog.records if r.name == "plagiarism.progress"
     ]
-    for name in ("reading A", "reading B", "parsing", "resolving", "fingerprints", "aligning", "matching"):
+    for name in (
+        "reading A",
+        "reading B",
+        "parsing",
+        "resolving",
+        "fingerprints",
+        "aligning",
+        "matching",
+    ):
         assert f"stage {name}" in stages
