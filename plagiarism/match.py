@@ -331,9 +331,31 @@ def build(
         if s.a in used_a and s.alignment.matched > 0:
             extra[s.b] = s
 
+    verdicts: dict[tuple[int, int, bool], bool] = {}
+    whole_grams: dict[int, int] = {}  # B unit -> distinct grams of the whole unit (capped)
+
+    def distinct(s: Scored) -> int:
+        syms = units_b[s.b].tokens.syms
+        tiles = s.alignment.tiles
+        need = settings.min_distinct_grams
+        if len(tiles) == 1 and tiles[0].b == 0 and tiles[0].length == len(syms):
+            # A whole unit matched (every twin): counted once per unit, not per pair.
+            got = whole_grams.get(s.b)
+            if got is None:
+                got = whole_grams[s.b] = distinct_grams(syms, tiles, settings.kgram, need)
+            return got
+        return distinct_grams(syms, tiles, settings.kgram, need)
+
     def is_finding(s: Scored) -> bool:
         """Over the threshold, not scored on context tiles, and large enough, or a whole
         small unit that says enough (see `small_copy`)."""
+        key = (s.a, s.b, s.context)
+        got = verdicts.get(key)
+        if got is None:
+            got = verdicts[key] = judge(s)
+        return got
+
+    def judge(s: Scored) -> bool:
         if s.alignment.score < threshold or s.context:
             return False
         syms = units_b[s.b].tokens.syms
@@ -347,8 +369,8 @@ def build(
             return True
         # Only repetition is held against a pair: a short copy has few grams because it is
         # short, a config class because it says one thing forty times.
-        distinct = distinct_grams(syms, s.alignment.tiles, settings.kgram, need)
-        return distinct >= need or distinct >= REPETITIVE * s.alignment.matched
+        found = distinct(s)
+        return found >= need or found >= REPETITIVE * s.alignment.matched
 
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
