@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from disguise import engine_commit, machine  # noqa: E402
 from docs_block import write_block  # noqa: E402
+from wheels import fetch_tree, work_dir  # noqa: E402
 
 BEGIN, END = "<!-- honest:begin (written by tests/benchmarks/honest.py) -->", "<!-- honest:end -->"
 
@@ -70,22 +69,7 @@ PAIRS = (
 
 def fetch(req: str, work: Path) -> Path:
     name, version = req.split("==")
-    tree = work / f"{name}-{version}"
-    if tree.exists():
-        return tree
-    wheels = work / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", req, "-d", str(wheels)],
-        check=True,
-    )
-    wheel = next(wheels.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
-    tmp = Path(tempfile.mkdtemp(dir=work))
-    with zipfile.ZipFile(wheel) as zf:
-        for member in zf.namelist():
-            if member.endswith(".py") and not member.startswith("/") and ".." not in member:
-                zf.extract(member, tmp)
-    tmp.rename(tree)
-    return tree
+    return fetch_tree(name, version, work)
 
 
 def run_pair(pair: HonestPair, work: Path) -> dict:
@@ -146,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "plagiarism-honest")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = ap.parse_args(argv)
-    work: Path = args.work.resolve()
-    if work == ROOT or ROOT in work.parents:
-        ap.error("--work must be outside the repository")
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args.work, ROOT)
     logging.getLogger("plagiarism").setLevel(logging.ERROR)
     rows = [run_pair(pair, work) for pair in PAIRS]
     meta = {

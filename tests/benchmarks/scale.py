@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil
 from docs_block import write_block  # noqa: E402
 from rivals import ensure_dolos, ensure_python_tools  # noqa: E402
+from wheels import fetch_tree, work_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / "tools"
@@ -59,25 +59,7 @@ class Run:
 
 # ------------------------------------------------------------------------------ inputs
 def fetch_trees(work: Path) -> dict[str, Path]:
-    wheels = work / "wheels"
-    trees = {}
-    for version in VERSIONS:
-        tree = work / f"transformers-{version}"
-        if not tree.exists():
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                 f"transformers=={version}", "-d", str(wheels)],
-                check=True,
-            )  # fmt: skip
-            wheel = next(wheels.glob(f"transformers-{version}-*.whl"))
-            tmp = Path(tempfile.mkdtemp(dir=work))
-            with zipfile.ZipFile(wheel) as zf:
-                for name in zf.namelist():
-                    if name.endswith(".py") and not name.startswith("/") and ".." not in name:
-                        zf.extract(name, tmp)
-            tmp.rename(tree)
-        trees[version] = tree
-    return trees
+    return {version: fetch_tree("transformers", version, work) for version in VERSIONS}
 
 
 def py_files(root: Path) -> list[str]:
@@ -339,10 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cap", type=float, default=CAP_S, help="seconds per run")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = ap.parse_args(argv)
-    work: Path = args.work.resolve()
-    if work == ROOT or ROOT in work.parents:
-        ap.error("--work must be outside the repository")
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args.work, ROOT)
     tools = set(args.tools.split(","))
     trees = fetch_trees(work)
     dolos = ensure_dolos(work) if "dolos" in tools else None
