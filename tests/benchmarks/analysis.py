@@ -169,7 +169,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("mode", choices=("time", "record", "check"))
     ap.add_argument("--sets", default="100,300")
-    ap.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "plagiarism-scale")
+    ap.add_argument(
+        "--scratch", type=Path, default=Path(tempfile.gettempdir()) / "plagiarism-scale"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timing: best of N (not for `all`)")
     args = ap.parse_args()
     sets = args.sets.split(",")
