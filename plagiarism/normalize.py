@@ -20,6 +20,8 @@ import dataclasses
 import hashlib
 import itertools
 from array import array
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -133,60 +135,196 @@ def _dotted(node: Node) -> str:
 
 
 class _Scan:
-    """One pass over a file: the import map and the names the file defines."""
+    """One pass over a file: the import map, the names the file defines, and what the
+    dead-code rules need to know of each function's identifiers (see `uses`)."""
 
-    def __init__(self, root: Node) -> None:
+    def __init__(self, root: Node, source: bytes) -> None:
         self.imports: dict[str, str] = {}  # alias -> dotted module path it stands for
         self.defined: set[str] = set()  # bare names bound anywhere in the file
         self.attrs: set[str] = set()
+        self._source = source
+        # Every identifier of the file in document order (start byte, text), every loop or
+        # branch, and the fresh-container stores and candidate receiver calls among the
+        # one-expression statements: `uses` slices them by a function's byte range instead
+        # of walking each function again (nested ones once per enclosing function).
+        self._id_starts: list[int] = []
+        self._id_texts: list[str] = []
+        self._branches: list[Node] = []
+        self._stores: list[tuple[int, str]] = []
+        self._calls: list[tuple[int, Node]] = []
+        self._dead: list[tuple[int, int]] | None = None
+        # tree-sitter's recovery can leave zero-width (missing) identifiers, whose byte
+        # offset does not tell which function holds them: such files walk each function.
+        self._exact = not root.has_error
         self._walk(root)
 
     def _walk(self, root: Node) -> None:
+        # Right-to-left preorder (children pushed, last popped first): the import map keeps
+        # the first binding of an alias in the file, as it always has.
+        starts = self._id_starts
+        texts = self._id_texts
+        src = self._source
+        handlers = self._HANDLERS
         stack = [root]
+        pop = stack.pop
+        push = stack.extend
         while stack:
-            node = stack.pop()
+            node = pop()
             kind = node.type
-            if kind == "import_statement":
-                self._import(node)
+            if kind == "identifier":
+                starts.append(node.start_byte)
+                texts.append(src[node.start_byte : node.end_byte].decode("utf-8", "replace"))
+                if node.child_count:
+                    push(node.children)
                 continue
-            if kind == "import_from_statement":
-                self._import_from(node)
+            handler = handlers.get(kind)
+            if handler is not None and handler(self, node):
                 continue
-            if kind in ("function_definition", "class_definition"):
-                name = node.child_by_field_name("name")
-                if name is not None:
-                    self.defined.add(_text(name))
-                    self.attrs.add(_text(name))  # methods are reached as attributes
-                if kind == "function_definition":
-                    params = node.child_by_field_name("parameters")
-                    if params is not None:
-                        self._params(params)
-                else:
-                    self._class_fields(node)
-            elif kind == "lambda_parameters":
-                self._params(node)
-            elif kind in ("assignment", "augmented_assignment"):
-                left = node.child_by_field_name("left")
-                if left is not None:
-                    self._targets(left)
-            elif kind in ("for_statement", "for_in_clause"):
-                left = node.child_by_field_name("left")
-                if left is not None:
-                    self._targets(left)
-            elif kind in ("as_pattern_target", "named_expression"):
-                target = node if kind == "as_pattern_target" else node.child_by_field_name("name")
-                if target is not None:
-                    self._targets(target)
-            elif kind == "except_clause":
-                for child in node.named_children:
-                    if child.type == "identifier" and child.prev_sibling is not None:
-                        if child.prev_sibling.type == "as":
-                            self.defined.add(_text(child))
-            elif kind in ("global_statement", "nonlocal_statement"):
-                for child in node.named_children:
-                    if child.type == "identifier":
-                        self.defined.add(_text(child))
-            stack.extend(node.children)
+            push(node.children)
+        starts.reverse()
+        texts.reverse()
+
+    def _on_import(self, node: Node) -> bool:
+        if node.type == "import_statement":
+            self._import(node)
+        else:
+            self._import_from(node)
+        # No binding rule looks inside an import, but its identifiers still count as uses.
+        stack = [node]
+        while stack:
+            cur = stack.pop()
+            if cur.type == "identifier":
+                self._id_starts.append(cur.start_byte)
+                self._id_texts.append(_text(cur))
+            stack.extend(cur.children)
+        return True
+
+    def _on_definition(self, node: Node) -> bool:
+        name = node.child_by_field_name("name")
+        if name is not None:
+            self.defined.add(_text(name))
+            self.attrs.add(_text(name))  # methods are reached as attributes
+        if node.type == "function_definition":
+            params = node.child_by_field_name("parameters")
+            if params is not None:
+                self._params(params)
+        else:
+            self._class_fields(node)
+        return False
+
+    def _on_lambda_parameters(self, node: Node) -> bool:
+        self._params(node)
+        return False
+
+    def _on_assignment(self, node: Node) -> bool:
+        left = node.child_by_field_name("left")
+        if left is not None:
+            self._targets(left)
+        return False
+
+    def _on_for(self, node: Node) -> bool:
+        if node.type == "for_statement":
+            self._branches.append(node)
+        left = node.child_by_field_name("left")
+        if left is not None:
+            self._targets(left)
+        return False
+
+    def _on_branch(self, node: Node) -> bool:
+        self._branches.append(node)
+        return False
+
+    def _on_as_pattern_target(self, node: Node) -> bool:
+        self._targets(node)
+        return False
+
+    def _on_named_expression(self, node: Node) -> bool:
+        target = node.child_by_field_name("name")
+        if target is not None:
+            self._targets(target)
+        return False
+
+    def _on_except_clause(self, node: Node) -> bool:
+        for child in node.named_children:
+            if child.type == "identifier" and child.prev_sibling is not None:
+                if child.prev_sibling.type == "as":
+                    self.defined.add(_text(child))
+        return False
+
+    def _on_global(self, node: Node) -> bool:
+        for child in node.named_children:
+            if child.type == "identifier":
+                self.defined.add(_text(child))
+        return False
+
+    def _on_expression_statement(self, node: Node) -> bool:
+        if node.named_child_count == 1:
+            inner = node.named_children[0]
+            name = _fresh_store(inner)
+            if name is not None:
+                self._stores.append((node.start_byte, name))
+            elif inner.type == "call":
+                self._calls.append((node.start_byte, inner))
+        return False
+
+    _HANDLERS = {
+        "import_statement": _on_import,
+        "import_from_statement": _on_import,
+        "function_definition": _on_definition,
+        "class_definition": _on_definition,
+        "lambda_parameters": _on_lambda_parameters,
+        "assignment": _on_assignment,
+        "augmented_assignment": _on_assignment,
+        "for_statement": _on_for,
+        "for_in_clause": _on_for,
+        "if_statement": _on_branch,
+        "while_statement": _on_branch,
+        "as_pattern_target": _on_as_pattern_target,
+        "named_expression": _on_named_expression,
+        "except_clause": _on_except_clause,
+        "global_statement": _on_global,
+        "nonlocal_statement": _on_global,
+        "expression_statement": _on_expression_statement,
+    }
+
+    def uses(self, function: Node) -> tuple[dict[str, int], frozenset[str]]:
+        """`local_uses(function)`, from what the file walk collected."""
+        if not self._exact:
+            return local_uses(function)
+        if self._dead is None:
+            self._dead = [(b.start_byte, b.end_byte) for b in self._branches if _statically_dead(b)]
+        lo_byte, hi_byte = function.start_byte, function.end_byte
+        starts = self._id_starts
+        lo = bisect_left(starts, lo_byte)
+        hi = bisect_left(starts, hi_byte, lo)
+        dead = [(s, e) for s, e in self._dead if lo_byte <= s and e <= hi_byte]
+
+        def live(at: int) -> bool:
+            return not any(s <= at < e for s, e in dead)
+
+        if dead:
+            pairs = zip(starts[lo:hi], self._id_texts[lo:hi], strict=True)
+            counts = Counter(t for at, t in pairs if live(at))
+        else:
+            counts = Counter(self._id_texts[lo:hi])
+        stores: dict[str, int] = {}
+        for at, name in self._stores:
+            if lo_byte <= at < hi_byte and live(at):
+                stores[name] = stores.get(name, 0) + 1
+        if not stores:
+            return counts, frozenset()
+        receivers: dict[str, int] = {}
+        for at, call in self._calls:
+            if lo_byte <= at < hi_byte and live(at):
+                receiver = _receiver_call(call)
+                if receiver is not None:
+                    receivers[receiver] = receivers.get(receiver, 0) + 1
+        sealed = frozenset(
+            n
+            for n, c in stores.items()
+            if c == 1 and receivers.get(n, 0) > 0 and counts.get(n, 0) == 1 + receivers[n]
+        )
+        return counts, sealed
 
     def _class_fields(self, node: Node) -> None:
         """Names assigned in a class body (dataclass fields, class constants) are read
@@ -903,7 +1041,7 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     em.definition_header(node, span.decorators)
     body = node.child_by_field_name("body")
     if span.kind in ("function", "method"):
-        em.counts, em.sealed = local_uses(node)
+        em.counts, em.sealed = scan.uses(node)
     if body is not None:
         em.block(body)
     return em
@@ -912,7 +1050,7 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
 def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
     """Parse one file and emit the raw token stream of each of its units."""
     parsed = parse_text(file.text)
-    scan = _Scan(parsed.root)
+    scan = _Scan(parsed.root, parsed.source)
     units = []
     for span in parsed.spans:
         em = _emit_unit(span, scan)

@@ -68,13 +68,17 @@ class ParsedFile:
     root: Node
     spans: tuple[UnitSpan, ...]
     error_lines: tuple[int, ...]  # 1-based lines where tree-sitter had to recover
+    source: bytes = b""  # what was parsed: a node's text is source[start_byte:end_byte]
 
 
 def parse_text(text: str) -> ParsedFile:
-    tree = _parser().parse(text.encode("utf-8"))
+    source = text.encode("utf-8")
+    tree = _parser().parse(source)
     root = tree.root_node
     spans = list(_units(root))
-    return ParsedFile(root=root, spans=tuple(spans), error_lines=tuple(_error_lines(root)))
+    return ParsedFile(
+        root=root, spans=tuple(spans), error_lines=tuple(_error_lines(root)), source=source
+    )
 
 
 def _error_lines(root: Node) -> Iterator[int]:
