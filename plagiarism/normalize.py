@@ -22,7 +22,7 @@ import itertools
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warning
@@ -127,7 +127,8 @@ def normalize_number(text: str) -> str:
 
 
 def _text(node: Node) -> str:
-    return str(node.text.decode("utf-8", "replace"))
+    text: str = node.text.decode("utf-8", "replace")
+    return text
 
 
 def _dotted(node: Node) -> str:
@@ -142,7 +143,7 @@ class _Scan:
         self.imports: dict[str, str] = {}  # alias -> dotted module path it stands for
         self.defined: set[str] = set()  # bare names bound anywhere in the file
         self.attrs: set[str] = set()
-        self._source = source
+        self.source = source
         # Every identifier of the file in document order (start byte, text), every loop or
         # branch, and the fresh-container stores and candidate receiver calls among the
         # one-expression statements: `uses` slices them by a function's byte range instead
@@ -163,7 +164,7 @@ class _Scan:
         # the first binding of an alias in the file, as it always has.
         starts = self._id_starts
         texts = self._id_texts
-        src = self._source
+        src = self.source
         handlers = self._HANDLERS
         stack = [root]
         pop = stack.pop
@@ -421,6 +422,7 @@ class _Emitter:
 
     def __init__(self, scan: _Scan) -> None:
         self.scan = scan
+        self.src = scan.source  # a node's text is src[start_byte:end_byte]
         self.syms: list[str] = []
         self.lines: list[int] = []
         self.idents: list[str | None] = []
@@ -445,16 +447,20 @@ class _Emitter:
         between import styles (`from torch import nn` vs `import torch.nn as nn`): both make
         `nn.Linear` read as `torch.nn.Linear`.
         """
-        text = _text(node)
-        target = self.scan.imports.get(text)
-        if target is not None and text not in self.scan.defined:
-            self.emit(LIB + target, node, text)
-        elif text in _BUILTINS and text not in self.scan.defined:
-            self.emit(text, node)
+        text = self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+        scan = self.scan
+        target = scan.imports.get(text)
+        if target is not None and text not in scan.defined:
+            sym, ident = LIB + target, text
+        elif text in _BUILTINS and text not in scan.defined:
+            sym, ident = text, None
         else:
             # Bound here, or a bare name bound nowhere in this file (a star import, a class
             # of the project's that a partial copy did not bring): the project's own.
-            self.emit(VAR, node, text)
+            sym, ident = VAR, text
+        self.syms.append(sym)
+        self.lines.append(node.start_point[0] + 1)
+        self.idents.append(ident)
 
     def attribute(self, node: Node) -> None:
         """`a.b.c`: a chain rooted at an imported module collapses into one library symbol."""
@@ -469,25 +475,30 @@ class _Emitter:
             if cur is None:
                 return
         chain.reverse()
+        src = self.src
+        names = [src[a.start_byte : a.end_byte].decode("utf-8", "replace") for a in chain]
         if cur.type == "identifier":
-            root = _text(cur)
+            root = src[cur.start_byte : cur.end_byte].decode("utf-8", "replace")
             target = self.scan.imports.get(root)
             if target is not None and root not in self.scan.defined:
-                dotted = ".".join([target] + [_text(a) for a in chain])
-                self.emit(LIB + dotted, node, _text(chain[-1]))
+                dotted = ".".join([target, *names])
+                self.emit(LIB + dotted, node, names[-1])
                 return
             if root not in self.scan.defined and root not in _BUILTINS:
                 # An unbound root used as a module reads like an import of itself, so
                 # `essentia.standard.X` is one symbol whether or not the copy kept the
                 # (guarded) import; it is the project's if the project binds that name.
-                dotted = ".".join([root] + [_text(a) for a in chain])
-                self.emit(UNBOUND + dotted, node, _text(chain[-1]))
+                dotted = ".".join([root, *names])
+                self.emit(UNBOUND + dotted, node, names[-1])
                 return
             self.name(cur)
         else:
             self.walk(cur)
-        for attr in chain:
-            self.emit(ATTR + _text(attr), attr, _text(attr))
+        syms, lines, idents = self.syms, self.lines, self.idents
+        for attr, text in zip(chain, names, strict=True):
+            syms.append(ATTR + text)
+            lines.append(attr.start_point[0] + 1)
+            idents.append(text)
 
     # -- statements ----------------------------------------------------------------------
 
@@ -605,12 +616,14 @@ class _Emitter:
 
     def block(self, node: Node, skip_definitions: bool = True) -> None:
         self.emit(BLOCK_OPEN, node)
+        walk = self.walk
         for child in node.children:
-            if skip_definitions and _is_definition(child):
+            kind = child.type
+            if skip_definitions and kind in _DEFINITION_KINDS and _is_definition(child):
                 continue
-            if _is_docstring(child):
+            if kind == "expression_statement" and _is_docstring(child):
                 continue
-            self.walk(child)
+            walk(child)
         self.syms.append(BLOCK_CLOSE)
         self.lines.append(node.end_point[0] + 1)
         self.idents.append(None)
@@ -645,78 +658,92 @@ class _Emitter:
         return False
 
     def walk(self, node: Node) -> None:
-        kind = node.type
-        if kind in _SKIP:
+        # One dict lookup picks the rule (a chain of two dozen comparisons did, before).
+        rule = _RULES.get(node.type)
+        if rule is None:
+            self.generic(node)
+        else:
+            rule(self, node)
+
+    def generic(self, node: Node) -> None:
+        """Tokens that carry meaning, and every child of other nodes."""
+        if node.child_count == 0:
+            if node.is_named:
+                self.emit(node.type, node)
+            elif node.type in _KEEP_ANON:
+                self.emit(node.type, node)
             return
-        if kind in ("if_statement", "while_statement", "for_statement", "expression_statement"):
-            if self.dead(node):
-                return
-        if kind == "identifier":
-            self.name(node)
-        elif kind == "attribute":
-            self.attribute(node)
-        elif kind in _STRINGS:
-            # String contents are prose (messages, keys) that copiers reword freely.
-            self.emit(STRING, node)
-        elif kind in ("integer", "float"):
-            self.emit(normalize_number(_text(node)), node)
-        elif kind in ("true", "false", "none"):
-            self.emit(_text(node), node)
-        elif kind == "expression_statement" and _is_docstring(node):
-            return
-        elif kind == "assignment":
-            self.assignment(node)
-        elif kind == "augmented_assignment":
-            self.augmented(node)
-        elif kind == "call":
-            self.call(node)
-        elif kind == "keyword_argument":  # outside a call: class keywords (metaclass=...)
-            self.keyword_argument(node, "")
-        elif kind in ("import_statement", "import_from_statement", "future_import_statement"):
-            # Imports are resolved into the names that use them; their spelling is style.
-            return
-        elif kind == "block":
-            self.block(node)
-        elif _is_definition(node):
-            return  # nested definitions are units of their own
-        elif kind in ("parenthesized_expression", "tuple", "expression_list", "pattern_list"):
+        if node.type == "lambda":
+            self.emit("lambda", node)
             for child in node.named_children:
                 self.walk(child)
-        elif kind in ("list", "list_comprehension", "list_pattern"):
-            self._bracketed("[", "]", node)
-        elif kind in ("dictionary", "dictionary_comprehension"):
-            self._bracketed("dict{", "}dict", node)
-        elif kind in ("set", "set_comprehension"):
-            self._bracketed("set{", "}set", node)
-        elif kind == "subscript":
-            value = node.child_by_field_name("value")
-            if value is not None:
-                self.walk(value)
-            self.emit("[", node)
-            for sub in node.children_by_field_name("subscript"):
-                self.walk(sub)
-            self.emit("]", node)
-        elif kind == "slice":
-            for child in node.children:
-                if child.type == ":":
-                    self.emit(":", child)
-                else:
-                    self.walk(child)
-        elif kind in ("ERROR",):
-            for child in node.children:
-                self.walk(child)
-        elif node.child_count == 0:
-            if not node.is_named and kind in _KEEP_ANON:
-                self.emit(kind, node)
-            elif node.is_named and kind not in ("comment",):
-                self.emit(kind, node)
-        else:
-            if kind == "lambda":
-                self.emit("lambda", node)
-                for child in node.named_children:
-                    self.walk(child)
-                return
-            for child in node.children:
+            return
+        for child in node.children:
+            self.walk(child)
+
+    def _skip(self, node: Node) -> None:
+        pass
+
+    def _all_children(self, node: Node) -> None:
+        for child in node.children:
+            self.walk(child)
+
+    def _named_children(self, node: Node) -> None:
+        for child in node.named_children:
+            self.walk(child)
+
+    def _branch(self, node: Node) -> None:
+        if not self.dead(node):
+            self.generic(node)
+
+    def _statement(self, node: Node) -> None:
+        counts = self.counts
+        if counts is not None and (dead_store(node, counts) or sealed_use(node, self.sealed)):
+            return
+        if _is_docstring(node):
+            return
+        self.generic(node)
+
+    def _string(self, node: Node) -> None:
+        # String contents are prose (messages, keys) that copiers reword freely.
+        self.emit(STRING, node)
+
+    def _number(self, node: Node) -> None:
+        self.emit(normalize_number(_text(node)), node)
+
+    def _constant(self, node: Node) -> None:
+        self.emit(_text(node), node)
+
+    def _keyword_argument(self, node: Node) -> None:  # outside a call: class keywords
+        self.keyword_argument(node, "")
+
+    def _decorated(self, node: Node) -> None:
+        if not _is_definition(node):
+            self.generic(node)
+
+    def _list(self, node: Node) -> None:
+        self._bracketed("[", "]", node)
+
+    def _dictionary(self, node: Node) -> None:
+        self._bracketed("dict{", "}dict", node)
+
+    def _set(self, node: Node) -> None:
+        self._bracketed("set{", "}set", node)
+
+    def _subscript(self, node: Node) -> None:
+        value = node.child_by_field_name("value")
+        if value is not None:
+            self.walk(value)
+        self.emit("[", node)
+        for sub in node.children_by_field_name("subscript"):
+            self.walk(sub)
+        self.emit("]", node)
+
+    def _slice(self, node: Node) -> None:
+        for child in node.children:
+            if child.type == ":":
+                self.emit(":", child)
+            else:
                 self.walk(child)
 
     def _bracketed(self, open_sym: str, close_sym: str, node: Node) -> None:
@@ -727,6 +754,51 @@ class _Emitter:
             elif child.type in ("for", "in", "if", "async", "**", "*"):
                 self.emit(child.type, child)
         self.emit(close_sym, node)
+
+
+_RULES: dict[str, Callable[[_Emitter, Node], None]] = {
+    **dict.fromkeys(_SKIP, _Emitter._skip),
+    # Definitions nested in a unit are units of their own; imports are resolved into the
+    # names that use them (their spelling is style).
+    **dict.fromkeys(
+        (
+            "function_definition",
+            "class_definition",
+            "import_statement",
+            "import_from_statement",
+            "future_import_statement",
+        ),
+        _Emitter._skip,
+    ),
+    **dict.fromkeys(("if_statement", "while_statement", "for_statement"), _Emitter._branch),
+    "expression_statement": _Emitter._statement,
+    "identifier": _Emitter.name,
+    "attribute": _Emitter.attribute,
+    **dict.fromkeys(_STRINGS, _Emitter._string),
+    "integer": _Emitter._number,
+    "float": _Emitter._number,
+    **dict.fromkeys(("true", "false", "none"), _Emitter._constant),
+    "assignment": _Emitter.assignment,
+    "augmented_assignment": _Emitter.augmented,
+    "call": _Emitter.call,
+    "keyword_argument": _Emitter._keyword_argument,
+    "block": _Emitter.block,
+    "decorated_definition": _Emitter._decorated,
+    **dict.fromkeys(
+        ("parenthesized_expression", "tuple", "expression_list", "pattern_list"),
+        _Emitter._named_children,
+    ),
+    **dict.fromkeys(("list", "list_comprehension", "list_pattern"), _Emitter._list),
+    **dict.fromkeys(("dictionary", "dictionary_comprehension"), _Emitter._dictionary),
+    **dict.fromkeys(("set", "set_comprehension"), _Emitter._set),
+    "subscript": _Emitter._subscript,
+    "slice": _Emitter._slice,
+    "ERROR": _Emitter._all_children,
+}
+
+
+# What `_is_definition` can hold for: a def, a class, or either decorated.
+_DEFINITION_KINDS = frozenset({"function_definition", "class_definition", "decorated_definition"})
 
 
 def _is_definition(node: Node) -> bool:
