@@ -46,8 +46,39 @@ _HOLDS_STATEMENTS = frozenset(
 
 
 @lru_cache(maxsize=1)
+def _language() -> tree_sitter.Language:
+    return tree_sitter.Language(tree_sitter_python.language())
+
+
+@lru_cache(maxsize=1)
 def _parser() -> tree_sitter.Parser:
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
+    return tree_sitter.Parser(_language())
+
+
+_ERROR_KIND = 65535  # tree-sitter's id of ERROR nodes, outside the grammar's own ids
+
+
+def node_kinds() -> list[tuple[int, str, bool]]:
+    """(kind id, type name, named) of every node kind of the grammar, ERROR included."""
+    lang = _language()
+    kinds = [
+        (kid, lang.node_kind_for_id(kid) or "", lang.node_kind_is_named(kid))
+        for kid in range(lang.node_kind_count)
+    ]
+    return [*kinds, (_ERROR_KIND, "ERROR", True)]
+
+
+@lru_cache(maxsize=8)
+def _kinds_query(kinds: tuple[str, ...]) -> tree_sitter.Query:
+    return tree_sitter.Query(_language(), "\n".join(f"({k}) @{k}" for k in kinds))
+
+
+def nodes_by_kind(root: Node, kinds: tuple[str, ...]) -> dict[str, list[Node]]:
+    """Every node below `root` (itself included) of each of `kinds`, in document order,
+    found by tree-sitter's query engine in C: far cheaper than visiting each node from
+    Python when only a few kinds matter. Kinds with no node are absent."""
+    found: dict[str, list[Node]] = tree_sitter.QueryCursor(_kinds_query(kinds)).captures(root)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
