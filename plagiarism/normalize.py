@@ -20,6 +20,7 @@ import dataclasses
 import gc
 import hashlib
 import itertools
+import operator
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -143,6 +144,10 @@ def _dotted(node: Node) -> str:
     return ".".join(_text(c) for c in node.named_children if c.type == "identifier")
 
 
+_START = operator.attrgetter("start_byte")
+_END = operator.attrgetter("end_byte")
+
+
 class _Scan:
     """One pass over a file: the import map, the names the file defines, and what the
     dead-code rules need to know of each function's identifiers (see `uses`)."""
@@ -162,6 +167,8 @@ class _Scan:
         self._stores: list[tuple[int, str]] = []
         self._calls: list[tuple[int, Node]] = []
         self._dead: list[tuple[int, int]] | None = None
+        self.text_at: dict[int, str] = {}  # identifier start byte -> text (files that parse)
+        self.named: dict[str, tuple[str, str | None]] = {}  # decide_name, memoised
         # tree-sitter's recovery can leave zero-width (missing) identifiers, whose byte
         # offset does not tell which function holds them, and may nest any node inside an
         # import: such files are walked node by node (and each function again for `uses`).
@@ -177,16 +184,19 @@ class _Scan:
         found = nodes_by_kind(root, _SCAN_KINDS)
         src = self.source
         ids = found.pop("identifier", [])
-        starts = [n.start_byte for n in ids]
-        texts = [src[n.start_byte : n.end_byte].decode("utf-8", "replace") for n in ids]
-        if starts != sorted(starts):  # captures come in document order; never trust it blindly
-            pairs = sorted(zip(starts, texts, strict=True))
-            starts, texts = [p[0] for p in pairs], [p[1] for p in pairs]
+        # Captures of several patterns come nearly, not exactly, in document order.
+        ids.sort(key=_START)
+        starts = list(map(_START, ids))
+        ends = map(_END, ids)
+        texts = [src[a:b].decode("utf-8", "replace") for a, b in zip(starts, ends, strict=True)]
         self._id_starts, self._id_texts = starts, texts
+        # Identifiers have width here, so a start byte names one: the emitter looks a
+        # name's text up instead of slicing and decoding it again.
+        self.text_at = dict(zip(starts, texts, strict=True))
         imports = found.pop("import_statement", []) + found.pop("import_from_statement", [])
         # The walk meets the last import of the file first, so the first binding of an alias
         # is the one that stays.
-        for node in sorted(imports, key=lambda n: n.start_byte, reverse=True):
+        for node in sorted(imports, key=_START, reverse=True):
             if node.type == "import_statement":
                 self._import(node)
             else:
@@ -365,6 +375,17 @@ class _Scan:
         )
         return counts, sealed
 
+    def decide_name(self, text: str) -> tuple[str, str | None]:
+        """The symbol and ident of the bare name `text` (see `_Emitter.name`)."""
+        target = self.imports.get(text)
+        if target is not None and text not in self.defined:
+            return LIB + target, text
+        if text in _BUILTINS and text not in self.defined:
+            return text, None
+        # Bound here, or a bare name bound nowhere in this file (a star import, a class
+        # of the project's that a partial copy did not bring): the project's own.
+        return VAR, text
+
     def _class_fields(self, node: Node) -> None:
         """Names assigned in a class body (dataclass fields, class constants) are read
         back as attributes (`self.patch_size`), so they are attribute names the project
@@ -487,17 +508,14 @@ class _Emitter:
         between import styles (`from torch import nn` vs `import torch.nn as nn`): both make
         `nn.Linear` read as `torch.nn.Linear`.
         """
-        text = self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
         scan = self.scan
-        target = scan.imports.get(text)
-        if target is not None and text not in scan.defined:
-            sym, ident = LIB + target, text
-        elif text in _BUILTINS and text not in scan.defined:
-            sym, ident = text, None
-        else:
-            # Bound here, or a bare name bound nowhere in this file (a star import, a class
-            # of the project's that a partial copy did not bring): the project's own.
-            sym, ident = VAR, text
+        text = scan.text_at.get(node.start_byte)
+        if text is None:
+            text = self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+        decided = scan.named.get(text)
+        if decided is None:
+            decided = scan.named[text] = scan.decide_name(text)
+        sym, ident = decided
         self.syms.append(sym)
         self.lines.append(node.start_point[0] + 1)
         self.idents.append(ident)
@@ -516,9 +534,17 @@ class _Emitter:
                 return
         chain.reverse()
         src = self.src
-        names = [src[a.start_byte : a.end_byte].decode("utf-8", "replace") for a in chain]
+        text_at = self.scan.text_at
+        names = []
+        for a in chain:  # identifiers, by the grammar
+            text = text_at.get(a.start_byte)
+            if text is None:
+                text = src[a.start_byte : a.end_byte].decode("utf-8", "replace")
+            names.append(text)
         if cur.type == "identifier":
-            root = src[cur.start_byte : cur.end_byte].decode("utf-8", "replace")
+            root = text_at.get(cur.start_byte)
+            if root is None:
+                root = src[cur.start_byte : cur.end_byte].decode("utf-8", "replace")
             target = self.scan.imports.get(root)
             if target is not None and root not in self.scan.defined:
                 dotted = ".".join([target, *names])
@@ -591,7 +617,11 @@ class _Emitter:
                 self.calls.append(
                     self.src[callee.start_byte : callee.end_byte].decode("utf-8", "replace")
                 )
-        self.emit("(", node)
+        line = node.start_point[0] + 1
+        syms, lines, idents = self.syms, self.lines, self.idents
+        syms.append("(")
+        lines.append(line)
+        idents.append(None)
         if args is not None:
             rules = _RULES
             for child in args.named_children:
@@ -604,7 +634,9 @@ class _Emitter:
                         self.generic(child)
                     else:
                         rule(self, child)
-        self.emit(")", node)
+        syms.append(")")
+        lines.append(line)
+        idents.append(None)
 
     def keyword_argument(self, node: Node, callee_sym: str) -> None:
         """`f(dim=-1)`: the keyword is the callee's parameter name, so it is renamed exactly
@@ -726,7 +758,9 @@ class _Emitter:
                 if node.is_named or node.type in _KEEP_ANON:
                     self.emit(node.type, node)
             elif sym:
-                self.emit(sym, node)
+                self.syms.append(sym)
+                self.lines.append(node.start_point[0] + 1)
+                self.idents.append(None)
             return
         if node.kind_id in _LAMBDA:
             self.emit("lambda", node)
