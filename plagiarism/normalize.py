@@ -152,7 +152,9 @@ class _Scan:
     """One pass over a file: the import map, the names the file defines, and what the
     dead-code rules need to know of each function's identifiers (see `uses`)."""
 
-    def __init__(self, root: Node, source: bytes) -> None:
+    def __init__(
+        self, root: Node, source: bytes, found: dict[str, list[Node]] | None = None
+    ) -> None:
         self.imports: dict[str, str] = {}  # alias -> dotted module path it stands for
         self.defined: set[str] = set()  # bare names bound anywhere in the file
         self.attrs: set[str] = set()
@@ -174,16 +176,15 @@ class _Scan:
         # import: such files are walked node by node (and each function again for `uses`).
         self._exact = not root.has_error
         if self._exact:
-            self._find(root)
+            self._find(found if found is not None else nodes_by_kind(root, _SCAN_KINDS))
         else:
             self._walk(root)
 
-    def _find(self, root: Node) -> None:
+    def _find(self, found: dict[str, list[Node]]) -> None:
         """What `_walk` collects, from one C-level query for the node kinds the rules read
         (a Python walk over every node was the most expensive step of the analysis)."""
-        found = nodes_by_kind(root, _SCAN_KINDS)
         src = self.source
-        ids = found.pop("identifier", [])
+        ids = list(found.get("identifier", ()))
         # Captures of several patterns come nearly, not exactly, in document order.
         ids.sort(key=_START)
         starts = list(map(_START, ids))
@@ -193,7 +194,7 @@ class _Scan:
         # Identifiers have width here, so a start byte names one: the emitter looks a
         # name's text up instead of slicing and decoding it again.
         self.text_at = dict(zip(starts, texts, strict=True))
-        imports = found.pop("import_statement", []) + found.pop("import_from_statement", [])
+        imports = [*found.get("import_statement", ()), *found.get("import_from_statement", ())]
         # The walk meets the last import of the file first, so the first binding of an alias
         # is the one that stays.
         for node in sorted(imports, key=_START, reverse=True):
@@ -201,11 +202,10 @@ class _Scan:
                 self._import(node)
             else:
                 self._import_from(node)
-        handlers = self._HANDLERS
-        for kind, nodes in found.items():
-            handler = handlers[kind]
-            for node in nodes:
-                handler(self, node)
+        for kind, handler in self._HANDLERS.items():
+            if handler is not _Scan._on_import:
+                for node in found.get(kind, ()):
+                    handler(self, node)
 
     def _walk(self, root: Node) -> None:
         # Right-to-left preorder (children pushed, last popped first): the import map keeps
@@ -1247,8 +1247,8 @@ def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warni
 
 
 def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
-    parsed = parse_text(file.text)
-    scan = _Scan(parsed.root, parsed.source)
+    parsed = parse_text(file.text, _SCAN_KINDS)
+    scan = _Scan(parsed.root, parsed.source, parsed.found)
     units = []
     for span in parsed.spans:
         em = _emit_unit(span, scan)
