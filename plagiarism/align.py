@@ -139,6 +139,28 @@ def distinct_grams(syms: tuple[str, ...], tiles: tuple[Tile, ...], k: int, enoug
     return len(seen)
 
 
+def string_agreement(a: TokenStream, b: TokenStream, tiles: tuple[Tile, ...]) -> tuple[int, int]:
+    """(same, different): string literals in B's matched tokens whose text is, or is not,
+    the text facing them in A. Only prose carries a digest (see `literal_digest`); prose
+    facing a key or an f-string is different text too. A copy keeps its help texts and
+    messages (renaming code is work, rewording every string more so); two honest option
+    classes in one house style differ in all of them."""
+    if not b.literals and not a.literals:
+        return 0, 0
+    texts_a, texts_b = dict(a.literals), dict(b.literals)
+    same = different = 0
+    for t in tiles:
+        lo, hi = t.b, t.b + t.length
+        facing = {pos_b for pos_b in texts_b if lo <= pos_b < hi}
+        facing.update(pos_a - t.a + t.b for pos_a in texts_a if t.a <= pos_a < t.a + t.length)
+        for pos_b in facing:
+            if texts_a.get(pos_b - t.b + t.a) == texts_b.get(pos_b):
+                same += 1
+            else:
+                different += 1
+    return same, different
+
+
 def _is_content(s: str) -> bool:
     return s == STRING or (
         s not in GENERIC

@@ -29,6 +29,7 @@ from plagiarism.align import (
     distinct_grams,
     regions,
     renames_of,
+    string_agreement,
 )
 from plagiarism.config import Settings
 from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
@@ -282,6 +283,10 @@ class Matching:
     tokens_b: int
 
 
+# Prose strings (help texts, messages) that must all agree, or all differ, to decide a pair
+# whose code says little (see `judge`). 2: shared upstream code with one reworded error
+# message (`get_2d_sincos_pos_embed_from_grid` in transformers and diffusers) is still found.
+MIN_STRINGS = 2
 # Matched tokens per distinct k-gram above which a match is repetitive (see
 # `Settings.min_distinct_grams`): real code of any length has nearly one gram per token.
 REPETITIVE = 0.5
@@ -365,12 +370,21 @@ def build(
         if len(syms) < settings.min_unit_tokens:
             return small_copy(units_a[s.a], units_b[s.b], s.alignment, settings)
         need = settings.min_distinct_grams
-        if not need:
-            return True
         # Only repetition is held against a pair: a short copy has few grams because it is
         # short, a config class because it says one thing forty times.
-        found = distinct(s)
-        return found >= need or found >= REPETITIVE * s.alignment.matched
+        found = distinct(s) if need else need
+        repetitive = bool(need) and found < REPETITIVE * s.alignment.matched
+        if repetitive or len(syms) < 2 * settings.min_unit_tokens:
+            # Where the code says little, its prose decides: help texts and messages all
+            # different is two honest option classes, all the same is a copy.
+            same, different = string_agreement(
+                units_a[s.a].tokens, units_b[s.b].tokens, s.alignment.tiles
+            )
+            if different >= MIN_STRINGS and not same:
+                return False
+            if same >= MIN_STRINGS and not different:
+                return True
+        return found >= need or not repetitive
 
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))

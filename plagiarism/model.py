@@ -65,11 +65,15 @@ class TokenStream:
     `torch.nn.Linear`, a literal, or a placeholder (`$v` name, `$a` attribute, `$k` keyword
     argument) for a name the project defines. `idents[i]` keeps the original name behind a
     placeholder (else None), for the rename map; `lines[i]` is its 1-based line in the file.
+    `literals` holds, for the string literals among the tokens (all `STR` in `syms`), their
+    position and a 64-bit digest of their text: what the rename-proof alphabet erases, kept
+    aside to tell two look-alike option classes with different help strings from a copy.
     """
 
     syms: tuple[str, ...]
     lines: tuple[int, ...]
     idents: tuple[str | None, ...]
+    literals: tuple[tuple[int, int], ...] = ()  # (token index, text digest), in order
 
     def __len__(self) -> int:
         return len(self.syms)

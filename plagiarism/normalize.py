@@ -85,6 +85,7 @@ class RawUnit:
     lines: tuple[int, ...]
     idents: tuple[str | None, ...]
     calls: tuple[str, ...]
+    literals: tuple[tuple[int, int], ...] = ()  # see TokenStream.literals
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,26 @@ def normalize_number(text: str) -> str:
 
 # --------------------------------------------------------------------------------------
 # File-level scan: imports and definitions
+
+
+def literal_digest(node: Node, src: bytes) -> int | None:
+    """A 64-bit digest of a string literal's text with whitespace collapsed, for prose
+    only: no digest for f-strings (their text holds names a copy renames) or for strings
+    without a space (keys, dtypes, paths: code, which `STR` already stands for)."""
+    parts = node.children if node.type == "concatenated_string" else [node]
+    texts = []
+    for part in parts:
+        if part.type != "string" or len(part.children) < 2:
+            continue
+        if any(c.type == "interpolation" for c in part.children):
+            return None
+        start, end = part.children[0], part.children[-1]
+        texts.append(src[start.end_byte : end.start_byte])
+    words = b"".join(texts).split()
+    if len(words) < 2:
+        return None
+    digest = hashlib.blake2b(b" ".join(words), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 def _text(node: Node) -> str:
@@ -490,6 +511,7 @@ class _Emitter:
         self.lines: list[int] = []
         self.idents: list[str | None] = []
         self.calls: list[str] = []
+        self.literals: list[tuple[int, int]] = []
         # Identifier counts of the function being emitted (None outside functions), for
         # dropping stores that are never read, and its locals that hold a fresh container
         # that never escapes (see `local_uses`).
@@ -812,7 +834,12 @@ class _Emitter:
         self.generic(node)
 
     def _string(self, node: Node) -> None:
-        # String contents are prose (messages, keys) that copiers reword freely.
+        # String contents are prose (messages, keys) that copiers reword freely: one symbol
+        # for all. Prose is kept aside (see `TokenStream.literals`), for pairs whose code
+        # says too little on its own.
+        digest = literal_digest(node, self.src)
+        if digest is not None:
+            self.literals.append((len(self.syms), digest))
         self.emit(STRING, node)
 
     def _number(self, node: Node) -> None:
@@ -1266,6 +1293,7 @@ def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]
                 lines=tuple(em.lines),
                 idents=tuple(em.idents),
                 calls=tuple(dict.fromkeys(em.calls)),
+                literals=tuple(em.literals),
             )
         )
     warnings = []
@@ -1375,7 +1403,7 @@ def resolve_unit(
     # `dropped.get(sym, ident)` is None for those and the ident for every other token.
     if not memo.dropped.keys().isdisjoint(raw.syms):
         idents = tuple(map(memo.dropped.get, raw.syms, idents))
-    stream = TokenStream(syms=syms, lines=raw.lines, idents=idents)
+    stream = TokenStream(syms=syms, lines=raw.lines, idents=idents, literals=raw.literals)
     return Unit(
         side=side,
         path=analysis.path,

@@ -337,3 +337,22 @@ def test_a_module_named_like_the_standard_library_does_not_shadow_it() -> None:
     )
     assert "dataclasses" not in names and "logging" not in names
     assert {"accelerate", "pkg", "scripts", "train_utils"} <= names
+
+
+def test_prose_literals_keep_a_digest_of_their_text() -> None:
+    # Prose (help texts, messages) is kept aside as a digest, whitespace-insensitive; keys,
+    # dtypes and f-strings (whose text holds names a copy renames) are not prose.
+    from plagiarism.normalize import analyze_file
+
+    text = (
+        'a = "Rank of the update."\n'
+        'b = ("Rank of "\n     "the   update.")\n'
+        'c = "input_ids"\n'
+        'd = f"Rank {r} of the update."\n'
+        'e = "Scale of the update."\n'
+    )
+    (unit,) = analyze_file(SourceFile(path="m.py", sha256="0", text=text), "a")[0].units
+    positions = [i for i, s in enumerate(unit.syms) if s == "STR"]
+    digests = dict(unit.literals)
+    assert sorted(digests) == [positions[0], positions[1], positions[4]]
+    assert digests[positions[0]] == digests[positions[1]] != digests[positions[4]]

@@ -171,3 +171,61 @@ def test_a_short_copy_with_few_distinct_grams_is_still_a_finding(tmp_path: Path)
     b = _side(tmp_path / "b", {"n.py": renamed})
     r = compare(a, b, Settings(jobs=1, use_cache=False))
     assert any(p.b.name == "squash" and not p.backed_only for p in r.pairs)
+
+
+def _options(cls: str, fields: list[tuple[str, str]]) -> str:
+    # Typed options with their own defaults: code that is not repetitive, so only the
+    # help texts can tell a copy from a look-alike.
+    kinds = [("int", "8"), ("float", "16.0"), ("float", "0.1"), ("bool", "False")]
+    lines = ["from dataclasses import dataclass, field", "", "", "@dataclass", f"class {cls}:"]
+    for (name, help_text), (kind, default) in zip(fields, kinds, strict=False):
+        lines.append(
+            f"    {name}: {kind} = field(default={default}, metadata={{'help': '{help_text}'}})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+ORIGINAL_OPTIONS = [
+    ("rank", "Rank of the low-rank update."),
+    ("alpha", "Scaling applied to the update."),
+    ("dropout", "Dropout on the adapter input."),
+    ("merge", "Merge the weights after training."),
+]
+
+
+def test_short_option_classes_with_other_help_texts_are_not_a_finding(tmp_path: Path) -> None:
+    honest = [
+        ("steps", "How many micro-batches to accumulate."),
+        ("scale", "Loss scale at the start."),
+        ("clip", "Gradient norm clipping threshold."),
+        ("sync", "Synchronise gradients at every step."),
+    ]
+    a = _side(tmp_path / "a", {"opts.py": _options("AdapterOptions", ORIGINAL_OPTIONS)})
+    b = _side(tmp_path / "b", {"plugin.py": _options("AccumulationPlugin", honest)})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert not r.finding
+
+
+def test_an_option_class_copied_with_its_help_texts_is_a_finding(tmp_path: Path) -> None:
+    renamed = [(f"knob_{i}", text) for i, (_, text) in enumerate(ORIGINAL_OPTIONS)]
+    a = _side(tmp_path / "a", {"opts.py": _options("AdapterOptions", ORIGINAL_OPTIONS)})
+    b = _side(tmp_path / "b", {"cfg.py": _options("Knobs", renamed)})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert any(p.b.name == "Knobs" and not p.backed_only for p in r.pairs)
+
+
+def test_shared_code_with_one_reworded_message_is_still_a_finding(tmp_path: Path) -> None:
+    src = (
+        "import numpy as np\n\n\n"
+        "def grid_embed(dim, grid):\n"
+        "    if dim % 2 != 0:\n"
+        "        raise ValueError('dim must be even')\n"
+        "    h = np.sin(grid[0] / 10000 ** (np.arange(dim // 2) / dim))\n"
+        "    w = np.cos(grid[1] / 10000 ** (np.arange(dim // 2) / dim))\n"
+        "    return np.concatenate([h, w], axis=1)\n"
+    )
+    reworded = src.replace("dim must be even", "dim must be divisible by 2")
+    a = _side(tmp_path / "a", {"m.py": src})
+    b = _side(tmp_path / "b", {"n.py": reworded})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert any(p.b.name == "grid_embed" and not p.backed_only for p in r.pairs)
