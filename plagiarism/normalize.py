@@ -479,7 +479,8 @@ _SCAN_KINDS = ("identifier", *sorted(_Scan._HANDLERS))
 
 
 class _Emitter:
-    """Walks one unit's nodes and emits raw symbols. Rules are the `_on_*` branches."""
+    """Walks one unit's nodes and emits raw symbols. The rule for each kind of node is in
+    `_RULES`; kinds without one go to `generic`."""
 
     def __init__(self, scan: _Scan) -> None:
         self.scan = scan
@@ -743,7 +744,7 @@ class _Emitter:
         return False
 
     def walk(self, node: Node) -> None:
-        # One dict lookup picks the rule (a chain of two dozen comparisons did, before).
+        # One dict lookup picks the rule: this runs for most nodes of every unit.
         rule = _RULE_OF.get(node.kind_id)
         if rule is None:
             self.generic(node)
@@ -801,12 +802,10 @@ class _Emitter:
                 return
             counts = self.counts
             if counts is not None:
-                if kind == "assignment" and _dead_assignment(inner, counts):
+                if kind == "assignment" and dead_store(inner, counts):
                     return
-                if self.sealed:
-                    name = _fresh_store(inner) or _receiver_call(inner)
-                    if name is not None and name in self.sealed:
-                        return
+                if self.sealed and sealed_use(inner, self.sealed):
+                    return
         self.generic(node)
 
     def _string(self, node: Node) -> None:
@@ -1188,26 +1187,18 @@ def local_uses(node: Node) -> tuple[dict[str, int], frozenset[str]]:
     return counts, sealed
 
 
-def sealed_use(stmt: Node, sealed: frozenset[str]) -> bool:
-    """The store or a receiver call of a sealed local (see `local_uses`)."""
-    if not sealed or stmt.type != "expression_statement" or stmt.named_child_count != 1:
-        return False
-    inner = stmt.named_children[0]
+def sealed_use(inner: Node, sealed: frozenset[str]) -> bool:
+    """The store or a receiver call of a sealed local (see `local_uses`); `inner` is the
+    one child of a statement."""
     name = _fresh_store(inner) or _receiver_call(inner)
     return name is not None and name in sealed
 
 
-def dead_store(stmt: Node, counts: dict[str, int]) -> bool:
-    """`tmp = x is None` where `tmp` is never read again and the value has no effect.
+def dead_store(inner: Node, counts: dict[str, int]) -> bool:
+    """`tmp = x is None` where `tmp` is never read again and the value has no effect;
+    `inner` is the one child of a statement, an assignment.
     Defeats: padding with unused locals. Only inside functions: at module or class level
     an assignment defines something others may read."""
-    if stmt.type != "expression_statement" or stmt.named_child_count != 1:
-        return False
-    inner = stmt.named_children[0]
-    return inner.type == "assignment" and _dead_assignment(inner, counts)
-
-
-def _dead_assignment(inner: Node, counts: dict[str, int]) -> bool:
     left = inner.child_by_field_name("left")
     right = inner.child_by_field_name("right")
     if left is None or right is None or left.type != "identifier":
