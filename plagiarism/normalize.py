@@ -23,10 +23,11 @@ import itertools
 import operator
 import sys
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warning
 from plagiarism.parse import (
@@ -168,6 +169,9 @@ def _dotted(node: Node) -> str:
 
 
 _START = operator.attrgetter("start_byte")
+_FIRST = operator.itemgetter(0)
+_NO_END = 1 << 62  # sorts after any end byte: (at, _NO_END) follows every range starting at `at`
+_T = TypeVar("_T", bound=tuple[int, object])
 _END = operator.attrgetter("end_byte")
 
 
@@ -360,34 +364,35 @@ class _Scan:
     }
 
     def uses(self, function: Node) -> tuple[dict[str, int], frozenset[str]]:
-        """`local_uses(function)`, from what the file walk collected."""
+        """`local_uses(function)`, from what the file scan collected. Everything is found by
+        bisection in position-sorted lists, so a file of many functions stays linear."""
         if not self._exact:
             return local_uses(function)
         if self._dead is None:
-            self._dead = [(b.start_byte, b.end_byte) for b in self._branches if _statically_dead(b)]
+            self._prepare()
         lo_byte, hi_byte = function.start_byte, function.end_byte
-        starts = self._id_starts
+        dead = self._dead_within(lo_byte, hi_byte)
+        starts, texts = self._id_starts, self._id_texts
         lo = bisect_left(starts, lo_byte)
         hi = bisect_left(starts, hi_byte, lo)
-        dead = [(s, e) for s, e in self._dead if lo_byte <= s and e <= hi_byte]
+        counts = Counter(texts[lo:hi])
+        for s, e in dead:  # identifiers in code that never runs are no uses (a name left at
+            # zero reads as absent: counts are only read with .get(name, 0))
+            counts.subtract(texts[bisect_left(starts, s, lo, hi) : bisect_left(starts, e, lo, hi)])
 
         def live(at: int) -> bool:
-            return not any(s <= at < e for s, e in dead)
+            i = bisect_right(dead, (at, _NO_END)) - 1
+            return i < 0 or not dead[i][0] <= at < dead[i][1]
 
-        if dead:
-            pairs = zip(starts[lo:hi], self._id_texts[lo:hi], strict=True)
-            counts = Counter(t for at, t in pairs if live(at))
-        else:
-            counts = Counter(self._id_texts[lo:hi])
         stores: dict[str, int] = {}
-        for at, name in self._stores:
-            if lo_byte <= at < hi_byte and live(at):
+        for at, name in self._in_range(self._stores, lo_byte, hi_byte):
+            if live(at):
                 stores[name] = stores.get(name, 0) + 1
         if not stores:
             return counts, frozenset()
         receivers: dict[str, int] = {}
-        for at, call in self._calls:
-            if lo_byte <= at < hi_byte and live(at):
+        for at, call in self._in_range(self._calls, lo_byte, hi_byte):
+            if live(at):
                 receiver = _receiver_call(call)
                 if receiver is not None:
                     receivers[receiver] = receivers.get(receiver, 0) + 1
@@ -397,6 +402,34 @@ class _Scan:
             if c == 1 and receivers.get(n, 0) > 0 and counts.get(n, 0) == 1 + receivers[n]
         )
         return counts, sealed
+
+    def _prepare(self) -> None:
+        """Sort what `uses` searches (the query finds it in nearly document order)."""
+        self._stores.sort(key=_FIRST)
+        self._calls.sort(key=_FIRST)
+        self._dead = sorted(
+            (b.start_byte, b.end_byte) for b in self._branches if _statically_dead(b)
+        )
+
+    def _dead_within(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """The outermost dead loops and branches inside [lo, hi), sorted: ranges of a tree
+        nest or are apart, so one starting inside another is inside it."""
+        ranges = self._dead
+        assert ranges is not None
+        out: list[tuple[int, int]] = []
+        for i in range(bisect_left(ranges, (lo, -1)), len(ranges)):
+            s, e = ranges[i]
+            if s >= hi:
+                break
+            if e <= hi and (not out or s >= out[-1][1]):
+                out.append((s, e))
+        return out
+
+    @staticmethod
+    def _in_range(items: list[_T], lo: int, hi: int) -> list[_T]:
+        """The items (position, ...) of a position-sorted list with lo <= position < hi."""
+        first = bisect_left(items, lo, key=_FIRST)
+        return items[first : bisect_left(items, hi, first, key=_FIRST)]
 
     def decide_name(self, text: str) -> tuple[str, str | None]:
         """The symbol and ident of the bare name `text` (see `_Emitter.name`)."""
@@ -502,7 +535,8 @@ _SCAN_KINDS = ("identifier", *sorted(_Scan._HANDLERS))
 
 
 class _Emitter:
-    """Walks one unit's nodes and emits raw symbols. Rules are the `_on_*` branches."""
+    """Walks one unit's nodes and emits raw symbols. The rule for each kind of node is in
+    `_RULES`; kinds without one go to `generic`."""
 
     def __init__(self, scan: _Scan) -> None:
         self.scan = scan
@@ -767,7 +801,7 @@ class _Emitter:
         return False
 
     def walk(self, node: Node) -> None:
-        # One dict lookup picks the rule (a chain of two dozen comparisons did, before).
+        # One dict lookup picks the rule: this runs for most nodes of every unit.
         rule = _RULE_OF.get(node.kind_id)
         if rule is None:
             self.generic(node)
@@ -825,12 +859,10 @@ class _Emitter:
                 return
             counts = self.counts
             if counts is not None:
-                if kind == "assignment" and _dead_assignment(inner, counts):
+                if kind == "assignment" and dead_store(inner, counts):
                     return
-                if self.sealed:
-                    name = _fresh_store(inner) or _receiver_call(inner)
-                    if name is not None and name in self.sealed:
-                        return
+                if self.sealed and sealed_use(inner, self.sealed):
+                    return
         self.generic(node)
 
     def _string(self, node: Node) -> None:
@@ -1217,26 +1249,18 @@ def local_uses(node: Node) -> tuple[dict[str, int], frozenset[str]]:
     return counts, sealed
 
 
-def sealed_use(stmt: Node, sealed: frozenset[str]) -> bool:
-    """The store or a receiver call of a sealed local (see `local_uses`)."""
-    if not sealed or stmt.type != "expression_statement" or stmt.named_child_count != 1:
-        return False
-    inner = stmt.named_children[0]
+def sealed_use(inner: Node, sealed: frozenset[str]) -> bool:
+    """The store or a receiver call of a sealed local (see `local_uses`); `inner` is the
+    one child of a statement."""
     name = _fresh_store(inner) or _receiver_call(inner)
     return name is not None and name in sealed
 
 
-def dead_store(stmt: Node, counts: dict[str, int]) -> bool:
-    """`tmp = x is None` where `tmp` is never read again and the value has no effect.
+def dead_store(inner: Node, counts: dict[str, int]) -> bool:
+    """`tmp = x is None` where `tmp` is never read again and the value has no effect;
+    `inner` is the one child of a statement, an assignment.
     Defeats: padding with unused locals. Only inside functions: at module or class level
     an assignment defines something others may read."""
-    if stmt.type != "expression_statement" or stmt.named_child_count != 1:
-        return False
-    inner = stmt.named_children[0]
-    return inner.type == "assignment" and _dead_assignment(inner, counts)
-
-
-def _dead_assignment(inner: Node, counts: dict[str, int]) -> bool:
     left = inner.child_by_field_name("left")
     right = inner.child_by_field_name("right")
     if left is None or right is None or left.type != "identifier":

@@ -281,3 +281,32 @@ def test_stores_read_only_in_dead_code_or_kept_by_a_nested_function() -> None:
         assert render(got["last"]) == [
             "def", "$v(last)", "{", "$v(out)", "=", "0", "return", "$v(out)", "}",
         ]  # fmt: skip
+
+
+NESTED_DEAD = """
+def g(a):
+    t = a + 1
+    if False:
+        if 0:
+            print(t)
+        while False:
+            t
+    for _ in []:
+        t
+    s = []
+    s.clear()
+    def h():
+        if None:
+            print(s)
+        return a
+    return a
+"""
+
+
+def test_reads_in_nested_dead_code_and_in_a_nested_function_do_not_count() -> None:
+    """`t` is read only in dead code nested in dead code, `s` only in a branch of `h` that
+    never runs: `t = ...` is a dead store and `s` is sealed, so `g` keeps only its return."""
+    for code in (NESTED_DEAD, NESTED_DEAD + "\nvalue = = 2\n"):
+        got = units(analyze(code)[0])
+        assert render(got["g"]) == ["def", "$v(g)", "$v(a)", "{", "return", "$v(a)", "}"]
+        assert render(got["g.h"]) == ["def", "$v(h)", "{", "return", "$v(a)", "}"]
