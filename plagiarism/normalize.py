@@ -488,6 +488,8 @@ class _Scan:
             "list",
             "list_splat_pattern",
             "parenthesized_expression",
+            # `with open(p) as fh`, `except E as err`: the alias sits inside this wrapper.
+            "as_pattern_target",
         ):
             for child in node.named_children:
                 self._targets(child)
@@ -616,6 +618,11 @@ class _Emitter:
                 self.emit(UNBOUND + dotted, node, names[-1])
                 return
             self.name(cur)
+        elif cur is node:
+            # An attribute node without its attribute (error recovery): walking it as an
+            # attribute again would never end.
+            for child in node.named_children:
+                self.walk(child)
         else:
             self.walk(cur)
         syms, lines, idents = self.syms, self.lines, self.idents

@@ -129,11 +129,10 @@ def test_a_function_with_dead_code_sealed_locals_and_nested_scopes() -> None:
     assert render(inner) == INNER
     # The block opens at its first statement and closes at its last line.
     assert inner.lines == (18, 18, 18, 19, 19, 19, 20, 20, 20, 20, 20)
-    # Not `err`: tree-sitter wraps an except (or with) alias in as_pattern_target, which the
-    # binding rules do not look into. Pinned as it is; see the report on branch fast-analysis.
+    # `err` too: tree-sitter wraps an except (or with) alias in as_pattern_target.
     assert analysis.defined_names == {
         "counter", "outer", "x", "scale", "seen", "unused", "_", "inner", "y", "f", "z",
-        "ys", "v", "n",
+        "ys", "v", "n", "err",
     }  # fmt: skip
     assert analysis.defined_attrs == {"outer", "inner"}
 

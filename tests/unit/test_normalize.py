@@ -356,3 +356,21 @@ def test_prose_literals_keep_a_digest_of_their_text() -> None:
     digests = dict(unit.literals)
     assert sorted(digests) == [positions[0], positions[1], positions[4]]
     assert digests[positions[0]] == digests[positions[1]] != digests[positions[4]]
+
+
+def test_a_with_or_except_alias_is_a_name_the_file_defines() -> None:
+    # Renaming `fh` must not change the tokens: the alias is the project's own name.
+    from plagiarism.normalize import analyze_file, resolve_side
+
+    def tokens(alias: str) -> tuple[str, ...]:
+        code = (
+            f"def load(path):\n    with open(path) as {alias}:\n        data = {alias}.read()\n"
+            f"    try:\n        return data.split()\n    except ValueError as {alias}_err:\n"
+            f"        raise RuntimeError(path) from {alias}_err\n"
+        )
+        analysis, _ = analyze_file(SourceFile(path="m.py", sha256="0", text=code), "a")
+        (unit,) = resolve_side([analysis], "a")[0]
+        return unit.tokens.syms
+
+    assert tokens("fh") == tokens("stream")
+    assert "$v" in tokens("fh")[tokens("fh").index("as") + 1]
