@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -260,5 +261,28 @@ def report(result_json: Path, html_path: Path | None, top: int) -> None:
     _finish(result, top, quiet=False)
 
 
+def run() -> NoReturn:
+    """The console entry point: `main`, then an exit that skips tearing down the heap.
+
+    A comparison leaves millions of objects behind; freeing them one by one at interpreter
+    exit took 0.2 s of a 9 s transformers-sized run, for nothing. Every file is written and
+    closed, and the pool shut down, before `main` returns; the standard streams are flushed
+    here. (Tests call `main` itself, which exits normally.)
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to say
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -191,20 +191,28 @@ def _side_data(
     )
 
 
-def _lite(unit: Unit) -> TokenStream:
-    # What fingerprints and alignment read; lines stay home (less to pickle to a worker).
-    return TokenStream(syms=unit.tokens.syms, lines=(), idents=unit.tokens.idents)
+# What fingerprints and alignment read of a unit, as plain tuples: lines stay home, and a
+# tuple pickles and unpickles faster than a frozen dataclass (thousands travel per stage).
+_Lite = tuple[tuple[str, ...], tuple[str | None, ...]]
 
 
-def _print_task(item: tuple[TokenStream, int, int]) -> bytes:
-    stream, k, num_perm = item
-    hashes, signature = fingerprint_stream(stream, k, _perms(num_perm))
+def _lite(unit: Unit) -> _Lite:
+    return unit.tokens.syms, unit.tokens.idents
+
+
+def _stream(lite: _Lite) -> TokenStream:
+    return TokenStream(syms=lite[0], lines=(), idents=lite[1])
+
+
+def _print_task(item: tuple[_Lite, int, int]) -> bytes:
+    lite, k, num_perm = item
+    hashes, signature = fingerprint_stream(_stream(lite), k, _perms(num_perm))
     return encode_print(hashes, signature)
 
 
-def _align_task(item: tuple[TokenStream, TokenStream, int, int | None]) -> bytes:
+def _align_task(item: tuple[_Lite, _Lite, int, int | None]) -> bytes:
     a, b, min_match, short = item
-    return encode_alignment(align(a, b, min_match, short))
+    return encode_alignment(align(_stream(a), _stream(b), min_match, short))
 
 
 @functools.lru_cache(maxsize=4)
