@@ -276,6 +276,8 @@ def run() -> NoReturn:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler or coverage writes its data at a normal exit
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
