@@ -33,11 +33,32 @@ from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warn
 from plagiarism.parse import (
     Node,
     UnitSpan,
+    field_id,
     node_kinds,
     nodes_by_kind,
     parse_text,
     unwrap_definition,
 )
+
+# Field ids of the grammar, read once: see `field_id`.
+_F_ALIAS = field_id("alias")
+_F_ALTERNATIVE = field_id("alternative")
+_F_ARGUMENT = field_id("argument")
+_F_ARGUMENTS = field_id("arguments")
+_F_ATTRIBUTE = field_id("attribute")
+_F_BODY = field_id("body")
+_F_CONDITION = field_id("condition")
+_F_FUNCTION = field_id("function")
+_F_LEFT = field_id("left")
+_F_MODULE_NAME = field_id("module_name")
+_F_NAME = field_id("name")
+_F_OBJECT = field_id("object")
+_F_OPERATOR = field_id("operator")
+_F_PARAMETERS = field_id("parameters")
+_F_RIGHT = field_id("right")
+_F_SUBSCRIPT = field_id("subscript")
+_F_SUPERCLASSES = field_id("superclasses")
+_F_VALUE = field_id("value")
 
 # Raw-symbol prefixes for decisions deferred to `resolve_side`.
 LIB = "\x01"  # dotted name reached through an import: library, or the project's own module
@@ -276,12 +297,12 @@ class _Scan:
         return True
 
     def _on_definition(self, node: Node) -> bool:
-        name = node.child_by_field_name("name")
+        name = node.child_by_field_id(_F_NAME)
         if name is not None:
             self.defined.add(_text(name))
             self.attrs.add(_text(name))  # methods are reached as attributes
         if node.type == "function_definition":
-            params = node.child_by_field_name("parameters")
+            params = node.child_by_field_id(_F_PARAMETERS)
             if params is not None:
                 self._params(params)
         else:
@@ -293,7 +314,7 @@ class _Scan:
         return False
 
     def _on_assignment(self, node: Node) -> bool:
-        left = node.child_by_field_name("left")
+        left = node.child_by_field_id(_F_LEFT)
         if left is not None:
             self._targets(left)
         return False
@@ -301,7 +322,7 @@ class _Scan:
     def _on_for(self, node: Node) -> bool:
         if node.type == "for_statement":
             self._branches.append(node)
-        left = node.child_by_field_name("left")
+        left = node.child_by_field_id(_F_LEFT)
         if left is not None:
             self._targets(left)
         return False
@@ -315,7 +336,7 @@ class _Scan:
         return False
 
     def _on_named_expression(self, node: Node) -> bool:
-        target = node.child_by_field_name("name")
+        target = node.child_by_field_id(_F_NAME)
         if target is not None:
             self._targets(target)
         return False
@@ -446,7 +467,7 @@ class _Scan:
         """Names assigned in a class body (dataclass fields, class constants) are read
         back as attributes (`self.patch_size`), so they are attribute names the project
         defines."""
-        body = node.child_by_field_name("body")
+        body = node.child_by_field_id(_F_BODY)
         if body is None:
             return
         for stmt in body.named_children:
@@ -454,7 +475,7 @@ class _Scan:
                 continue
             inner = stmt.named_children[0]
             if inner.type == "assignment":
-                left = inner.child_by_field_name("left")
+                left = inner.child_by_field_id(_F_LEFT)
                 if left is not None and left.type == "identifier":
                     self.attrs.add(_text(left))
 
@@ -462,7 +483,7 @@ class _Scan:
         for child in params.named_children:
             name = child
             if child.type in ("default_parameter", "typed_default_parameter"):
-                name = child.child_by_field_name("name")
+                name = child.child_by_field_id(_F_NAME)
             elif child.type in (
                 "typed_parameter",
                 "list_splat_pattern",
@@ -476,7 +497,7 @@ class _Scan:
         if node.type == "identifier":
             self.defined.add(_text(node))
         elif node.type == "attribute":
-            attr = node.child_by_field_name("attribute")
+            attr = node.child_by_field_id(_F_ATTRIBUTE)
             if attr is not None:
                 self.attrs.add(_text(attr))
         elif node.type in (
@@ -501,29 +522,29 @@ class _Scan:
                 first = _text(child.named_children[0])
                 self.imports[first] = first
             elif child.type == "aliased_import":
-                name = child.child_by_field_name("name")
-                alias = child.child_by_field_name("alias")
+                name = child.child_by_field_id(_F_NAME)
+                alias = child.child_by_field_id(_F_ALIAS)
                 if name is not None and alias is not None:
                     self.imports[_text(alias)] = _dotted(name)
 
     def _import_from(self, node: Node) -> None:
-        module = node.child_by_field_name("module_name")
+        module = node.child_by_field_id(_F_MODULE_NAME)
         if module is None:
             return
         if module.type == "relative_import":
             # `from .x import Y`: the project's own code, so Y is a name it defines.
-            for child in node.children_by_field_name("name"):
+            for child in node.children_by_field_id(_F_NAME):
                 alias = (
-                    child.child_by_field_name("alias") if child.type == "aliased_import" else None
+                    child.child_by_field_id(_F_ALIAS) if child.type == "aliased_import" else None
                 )
                 target = alias if alias is not None else child
                 self.defined.add(_text(target).split(".")[-1])
             return
         base = _dotted(module)
-        for child in node.children_by_field_name("name"):
+        for child in node.children_by_field_id(_F_NAME):
             if child.type == "aliased_import":
-                name = child.child_by_field_name("name")
-                alias = child.child_by_field_name("alias")
+                name = child.child_by_field_id(_F_NAME)
+                alias = child.child_by_field_id(_F_ALIAS)
                 if name is not None and alias is not None:
                     self.imports[_text(alias)] = f"{base}.{_dotted(name)}"
             elif child.type == "dotted_name":
@@ -585,11 +606,11 @@ class _Emitter:
         chain: list[Node] = []
         cur = node
         while cur.type == "attribute":
-            attr = cur.child_by_field_name("attribute")
+            attr = cur.child_by_field_id(_F_ATTRIBUTE)
             if attr is None:
                 break
             chain.append(attr)
-            cur = cur.child_by_field_name("object")
+            cur = cur.child_by_field_id(_F_OBJECT)
             if cur is None:
                 return
         chain.reverse()
@@ -638,8 +659,8 @@ class _Emitter:
 
         Defeats: folding assignments into tuples (and unfolding them), adding type hints.
         """
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
+        left = node.child_by_field_id(_F_LEFT)
+        right = node.child_by_field_id(_F_RIGHT)
         if left is None:
             return
         if right is None:  # a bare annotation `x: int` declares nothing that runs
@@ -657,9 +678,9 @@ class _Emitter:
 
     def augmented(self, node: Node) -> None:
         """`x += y` reads as `x = x + y`. Defeats: switching between the two spellings."""
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        op = node.child_by_field_name("operator")
+        left = node.child_by_field_id(_F_LEFT)
+        right = node.child_by_field_id(_F_RIGHT)
+        op = node.child_by_field_id(_F_OPERATOR)
         if left is None or right is None or op is None:
             return
         self.walk(left)
@@ -669,15 +690,15 @@ class _Emitter:
         self.walk(right)
 
     def call(self, node: Node) -> None:
-        function = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
+        function = node.child_by_field_id(_F_FUNCTION)
+        args = node.child_by_field_id(_F_ARGUMENTS)
         callee_sym = ""
         if function is not None:
             self.walk(function)
             callee_sym = self.syms[-1] if self.syms else ""
             callee = function
             if callee.type == "attribute":
-                callee = callee.child_by_field_name("attribute")
+                callee = callee.child_by_field_id(_F_ATTRIBUTE)
             if callee is not None and callee.type == "identifier":
                 self.calls.append(
                     self.src[callee.start_byte : callee.end_byte].decode("utf-8", "replace")
@@ -708,8 +729,8 @@ class _Emitter:
         when the callee is the project's own (`$k`); `torch.softmax(x, dim=-1)` keeps `dim=`.
         Whether the callee is the project's may depend on the whole side, so the decision is
         deferred with the callee's raw symbol attached."""
-        name = node.child_by_field_name("name")
-        value = node.child_by_field_name("value")
+        name = node.child_by_field_id(_F_NAME)
+        value = node.child_by_field_id(_F_VALUE)
         if name is not None:
             text = self.src[name.start_byte : name.end_byte].decode("utf-8", "replace")
             self.emit(KWARG + text + "\x00" + callee_sym, name, text)
@@ -723,8 +744,8 @@ class _Emitter:
             if kind == "identifier":
                 self.name(child)
             elif kind in ("default_parameter", "typed_default_parameter"):
-                name = child.child_by_field_name("name")
-                value = child.child_by_field_name("value")
+                name = child.child_by_field_id(_F_NAME)
+                value = child.child_by_field_id(_F_VALUE)
                 if name is not None:
                     self.walk(name)
                 self.emit("=", child)
@@ -747,33 +768,23 @@ class _Emitter:
         if is_async:
             self.emit("async", node)
         self.emit("def" if node.type == "function_definition" else "class", node)
-        name = node.child_by_field_name("name")
+        name = node.child_by_field_id(_F_NAME)
         if name is not None:
             self.emit(VAR, name, _text(name))
-        params = node.child_by_field_name("parameters")
+        params = node.child_by_field_id(_F_PARAMETERS)
         if params is not None:
             self.parameters(params)
-        supers = node.child_by_field_name("superclasses")
+        supers = node.child_by_field_id(_F_SUPERCLASSES)
         if supers is not None:
             self.emit("(", supers)
             for child in supers.named_children:
                 self.walk(child)
             self.emit(")", supers)
 
-    def block(self, node: Node, skip_definitions: bool = True) -> None:
+    def block(self, node: Node) -> None:
+        # Nested definitions and docstrings need no test here: their rules skip them.
         self.emit(BLOCK_OPEN, node)
-        rules = _RULES
-        for child in node.children:
-            kind = child.type
-            if skip_definitions and kind in _DEFINITION_KINDS and _is_definition(child):
-                continue
-            if kind == "expression_statement" and _is_docstring(child):
-                continue
-            rule = rules.get(kind)
-            if rule is None:
-                self.generic(child)
-            else:
-                rule(self, child)
+        self._children(node)
         self.syms.append(BLOCK_CLOSE)
         self.lines.append(node.end_point[0] + 1)
         self.idents.append(None)
@@ -786,21 +797,21 @@ class _Emitter:
         if kind == "while_statement" and false_on_entry(node):
             return True
         if kind in ("if_statement", "while_statement"):
-            if not statically_false(node.child_by_field_name("condition")):
+            if not statically_false(node.child_by_field_id(_F_CONDITION)):
                 return False
-            alternatives = node.children_by_field_name("alternative")
+            alternatives = node.children_by_field_id(_F_ALTERNATIVE)
             if kind == "while_statement" or not alternatives:
                 return True
             # `if False: ... else: body` is just body; elif chains are kept as they are.
             if len(alternatives) == 1 and alternatives[0].type == "else_clause":
-                body = alternatives[0].child_by_field_name("body")
+                body = alternatives[0].child_by_field_id(_F_BODY)
                 if body is not None:
                     for child in body.children:
                         self.walk(child)
                 return True
             return False
         if kind == "for_statement":
-            return empty_iterable(node.child_by_field_name("right")) and not any(
+            return empty_iterable(node.child_by_field_id(_F_RIGHT)) and not any(
                 c.type == "else_clause" for c in node.children
             )
         if self.counts is not None:
@@ -832,14 +843,27 @@ class _Emitter:
             for child in node.named_children:
                 self.walk(child)
             return
-        # The walk's dispatch inlined: this loop visits most nodes of a unit.
+        self._children(node)
+
+    def _children(self, node: Node) -> None:
+        """`walk` of each child, with the dispatch and `generic`'s leaf case inlined: this
+        loop visits most nodes of a unit, and most leaves it meets are punctuation."""
         rules = _RULE_OF
+        leaf_of = _LEAF_OF
         for child in node.children:
-            rule = rules.get(child.kind_id)
-            if rule is None:
-                self.generic(child)
-            else:
+            kid = child.kind_id
+            rule = rules.get(kid)
+            if rule is not None:
                 rule(self, child)
+                continue
+            sym = leaf_of.get(kid)
+            if sym is not None and not child.child_count:
+                if sym:
+                    self.syms.append(sym)
+                    self.lines.append(child.start_point[0] + 1)
+                    self.idents.append(None)
+                continue
+            self.generic(child)
 
     def _skip(self, node: Node) -> None:
         pass
@@ -857,8 +881,9 @@ class _Emitter:
             self.generic(node)
 
     def _statement(self, node: Node) -> None:
-        """`dead_store`, `sealed_use` and `_is_docstring` on the statement's one child, read
-        once (a docstring is neither of the others, so it may be tested first)."""
+        """A bare string statement is documentation, dropped wherever it stands (defeats:
+        stripping or rewording docstrings); then `dead_store` and `sealed_use` on the
+        statement's one child, read once (a docstring is neither, so it is tested first)."""
         if node.named_child_count == 1:
             inner = node.named_children[0]
             kind = inner.type
@@ -870,6 +895,8 @@ class _Emitter:
                     return
                 if self.sealed and sealed_use(inner, self.sealed):
                     return
+            self._children(node)  # `generic` of a node that has children
+            return
         self.generic(node)
 
     def _string(self, node: Node) -> None:
@@ -904,11 +931,11 @@ class _Emitter:
         self._bracketed("set{", "}set", node)
 
     def _subscript(self, node: Node) -> None:
-        value = node.child_by_field_name("value")
+        value = node.child_by_field_id(_F_VALUE)
         if value is not None:
             self.walk(value)
         self.emit("[", node)
-        for sub in node.children_by_field_name("subscript"):
+        for sub in node.children_by_field_id(_F_SUBSCRIPT):
             self.walk(sub)
         self.emit("]", node)
 
@@ -977,22 +1004,10 @@ _RULE_OF = {kid: _RULES[name] for kid, name, _ in node_kinds() if name in _RULES
 _LEAF_OF = {kid: name if named or name in _KEEP_ANON else "" for kid, name, named in node_kinds()}
 _LAMBDA = frozenset(kid for kid, name, _ in node_kinds() if name == "lambda")
 
-# What `_is_definition` can hold for: a def, a class, or either decorated.
-_DEFINITION_KINDS = frozenset({"function_definition", "class_definition", "decorated_definition"})
-
 
 def _is_definition(node: Node) -> bool:
     inner, _ = unwrap_definition(node)
     return inner is not None and inner.type in ("function_definition", "class_definition")
-
-
-def _is_docstring(node: Node) -> bool:
-    """A bare string statement is documentation. Defeats: stripping or rewording docstrings."""
-    return (
-        node.type == "expression_statement"
-        and node.named_child_count == 1
-        and node.named_children[0].type in _STRINGS
-    )
 
 
 def _unfold(left: Node, right: Node) -> list[tuple[Node, Node]] | None:
@@ -1042,11 +1057,11 @@ def statically_false(node: Node | None) -> bool:
     if kind == "parenthesized_expression" and node.named_child_count == 1:
         return statically_false(node.named_children[0])
     if kind == "not_operator":
-        return statically_true(node.child_by_field_name("argument"))
+        return statically_true(node.child_by_field_id(_F_ARGUMENT))
     if kind == "boolean_operator":
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        op = node.child_by_field_name("operator")
+        left = node.child_by_field_id(_F_LEFT)
+        right = node.child_by_field_id(_F_RIGHT)
+        op = node.child_by_field_id(_F_OPERATOR)
         if op is not None and _text(op) == "and":
             if statically_false(left) or statically_false(right):
                 return True
@@ -1068,7 +1083,7 @@ def statically_true(node: Node | None) -> bool:
     if kind == "parenthesized_expression" and node.named_child_count == 1:
         return statically_true(node.named_children[0])
     if kind == "not_operator":
-        return statically_false(node.child_by_field_name("argument"))
+        return statically_false(node.child_by_field_id(_F_ARGUMENT))
     return False
 
 
@@ -1079,8 +1094,8 @@ def empty_iterable(node: Node | None) -> bool:
     if node.type in ("list", "tuple", "dictionary", "set") and node.named_child_count == 0:
         return True
     if node.type == "call":
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
+        fn = node.child_by_field_id(_F_FUNCTION)
+        args = node.child_by_field_id(_F_ARGUMENTS)
         if fn is not None and _text(fn) == "range" and args is not None:
             values = args.named_children
             if len(values) == 1 and values[0].type == "integer":
@@ -1131,7 +1146,7 @@ def false_on_entry(node: Node) -> bool:
     condition's text, shows never run (constant propagation over one statement)."""
     if any(c.type == "else_clause" for c in node.children):
         return False
-    cond = node.child_by_field_name("condition")
+    cond = node.child_by_field_id(_F_CONDITION)
     prev = node.prev_named_sibling
     if cond is None or cond.type != "comparison_operator" or cond.named_child_count != 2:
         return False
@@ -1140,7 +1155,7 @@ def false_on_entry(node: Node) -> bool:
     store = prev.named_children[0]
     if store.type != "assignment":
         return False
-    target, value = store.child_by_field_name("left"), store.child_by_field_name("right")
+    target, value = store.child_by_field_id(_F_LEFT), store.child_by_field_id(_F_RIGHT)
     known = _number(value)
     if target is None or target.type != "identifier" or known is None:
         return False
@@ -1171,8 +1186,8 @@ def _statically_dead(node: Node) -> bool:
     if any(c.type in ("else_clause", "elif_clause") for c in node.children):
         return False
     if kind == "for_statement":
-        return empty_iterable(node.child_by_field_name("right"))
-    return statically_false(node.child_by_field_name("condition")) or (
+        return empty_iterable(node.child_by_field_id(_F_RIGHT))
+    return statically_false(node.child_by_field_id(_F_CONDITION)) or (
         kind == "while_statement" and false_on_entry(node)
     )
 
@@ -1187,8 +1202,8 @@ def _fresh_container(node: Node | None) -> bool:
     if node.type in ("list", "tuple", "dictionary", "set"):
         return bool(node.named_child_count == 0)
     if node.type == "call":
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
+        fn = node.child_by_field_id(_F_FUNCTION)
+        args = node.child_by_field_id(_F_ARGUMENTS)
         return (
             fn is not None
             and _text(fn) in _FRESH_CALLS
@@ -1202,21 +1217,21 @@ def _fresh_store(inner: Node) -> str | None:
     """The local that `name = []` (a statement's only child) binds to a fresh container."""
     if inner.type != "assignment":
         return None
-    left = inner.child_by_field_name("left")
+    left = inner.child_by_field_id(_F_LEFT)
     if left is None or left.type != "identifier":
         return None
-    return _text(left) if _fresh_container(inner.child_by_field_name("right")) else None
+    return _text(left) if _fresh_container(inner.child_by_field_id(_F_RIGHT)) else None
 
 
 def _receiver_call(inner: Node) -> str | None:
     """The local whose method `name.method(pure args)` (a statement's only child) calls."""
     if inner.type != "call":
         return None
-    fn = inner.child_by_field_name("function")
-    obj = fn.child_by_field_name("object") if fn is not None and fn.type == "attribute" else None
+    fn = inner.child_by_field_id(_F_FUNCTION)
+    obj = fn.child_by_field_id(_F_OBJECT) if fn is not None and fn.type == "attribute" else None
     if obj is None or obj.type != "identifier":
         return None
-    args = inner.child_by_field_name("arguments")
+    args = inner.child_by_field_id(_F_ARGUMENTS)
     if args is not None and not all(_pure(a) for a in args.named_children):
         return None
     return _text(obj)
@@ -1268,8 +1283,8 @@ def dead_store(inner: Node, counts: dict[str, int]) -> bool:
     `inner` is the one child of a statement, an assignment.
     Defeats: padding with unused locals. Only inside functions: at module or class level
     an assignment defines something others may read."""
-    left = inner.child_by_field_name("left")
-    right = inner.child_by_field_name("right")
+    left = inner.child_by_field_id(_F_LEFT)
+    right = inner.child_by_field_id(_F_RIGHT)
     if left is None or right is None or left.type != "identifier":
         return False
     return counts.get(_text(left), 0) == 1 and _pure(right)
@@ -1279,13 +1294,11 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     em = _Emitter(scan)
     node = span.node
     if span.kind == "module":
-        for child in node.children:
-            if _is_definition(child) or _is_docstring(child):
-                continue
-            em.walk(child)
+        # Definitions and docstrings are skipped by their rules.
+        em._children(node)
         return em
     em.definition_header(node, span.decorators)
-    body = node.child_by_field_name("body")
+    body = node.child_by_field_id(_F_BODY)
     if span.kind in ("function", "method"):
         em.counts, em.sealed = scan.uses(node)
     if body is not None:
