@@ -201,7 +201,11 @@ class _Scan:
     dead-code rules need to know of each function's identifiers (see `uses`)."""
 
     def __init__(
-        self, root: Node, source: bytes, found: dict[str, list[Node]] | None = None
+        self,
+        root: Node,
+        source: bytes,
+        found: dict[str, list[Node]] | None = None,
+        text: str | None = None,
     ) -> None:
         self.imports: dict[str, str] = {}  # alias -> dotted module path it stands for
         self.defined: set[str] = set()  # bare names bound anywhere in the file
@@ -224,20 +228,30 @@ class _Scan:
         # import: such files are walked node by node (and each function again for `uses`).
         self._exact = not root.has_error
         if self._exact:
-            self._find(found if found is not None else nodes_by_kind(root, _SCAN_KINDS))
+            self._find(found if found is not None else nodes_by_kind(root, _SCAN_KINDS), text)
         else:
             self._walk(root)
 
-    def _find(self, found: dict[str, list[Node]]) -> None:
+    def _find(self, found: dict[str, list[Node]], text: str | None = None) -> None:
         """What `_walk` collects, from one C-level query for the node kinds the rules read
-        (a Python walk over every node was the most expensive step of the analysis)."""
+        (a Python walk over every node was the most expensive step of the analysis).
+        `text`, the source before encoding, lets an ASCII file slice names without decoding."""
         src = self.source
-        ids = list(found.get("identifier", ()))
-        # Captures of several patterns come nearly, not exactly, in document order.
-        ids.sort(key=_START)
+        ids = found.get("identifier", [])
         starts = list(map(_START, ids))
+        # Captures of several patterns come nearly, not exactly, in document order; a stable
+        # sort by start byte, reading each start once.
+        if starts != sorted(starts):
+            order = sorted(range(len(ids)), key=starts.__getitem__)
+            ids = [ids[i] for i in order]
+            starts = [starts[i] for i in order]
         ends = map(_END, ids)
-        texts = [src[a:b].decode("utf-8", "replace") for a, b in zip(starts, ends, strict=True)]
+        if text is not None and len(text) == len(src):  # ASCII: byte offsets index the str
+            texts = [text[a:b] for a, b in zip(starts, ends, strict=True)]
+        else:
+            texts = [
+                src[a:b].decode("utf-8", "replace") for a, b in zip(starts, ends, strict=True)
+            ]
         self._id_starts, self._id_texts = starts, texts
         # Identifiers have width here, so a start byte names one: the emitter looks a
         # name's text up instead of slicing and decoding it again.
@@ -299,8 +313,9 @@ class _Scan:
     def _on_definition(self, node: Node) -> bool:
         name = node.child_by_field_id(_F_NAME)
         if name is not None:
-            self.defined.add(_text(name))
-            self.attrs.add(_text(name))  # methods are reached as attributes
+            text = self._ident(name)
+            self.defined.add(text)
+            self.attrs.add(text)  # methods are reached as attributes
         if node.type == "function_definition":
             params = node.child_by_field_id(_F_PARAMETERS)
             if params is not None:
@@ -345,13 +360,13 @@ class _Scan:
         for child in node.named_children:
             if child.type == "identifier" and child.prev_sibling is not None:
                 if child.prev_sibling.type == "as":
-                    self.defined.add(_text(child))
+                    self.defined.add(self._ident(child))
         return False
 
     def _on_global(self, node: Node) -> bool:
         for child in node.named_children:
             if child.type == "identifier":
-                self.defined.add(_text(child))
+                self.defined.add(self._ident(child))
         return False
 
     def _on_expression_statement(self, node: Node) -> bool:
@@ -452,6 +467,12 @@ class _Scan:
         first = bisect_left(items, lo, key=_FIRST)
         return items[first : bisect_left(items, hi, first, key=_FIRST)]
 
+    def _ident(self, node: Node) -> str:
+        """The text of `node`, an identifier: looked up by its start byte in a file that
+        parses (no other identifier starts there), read from the tree otherwise."""
+        text = self.text_at.get(node.start_byte)
+        return text if text is not None else _text(node)
+
     def decide_name(self, text: str) -> tuple[str, str | None]:
         """The symbol and ident of the bare name `text` (see `_Emitter.name`)."""
         target = self.imports.get(text)
@@ -477,7 +498,7 @@ class _Scan:
             if inner.type == "assignment":
                 left = inner.child_by_field_id(_F_LEFT)
                 if left is not None and left.type == "identifier":
-                    self.attrs.add(_text(left))
+                    self.attrs.add(self._ident(left))
 
     def _params(self, params: Node) -> None:
         for child in params.named_children:
@@ -491,16 +512,19 @@ class _Scan:
             ):
                 name = next((c for c in child.named_children if c.type == "identifier"), None)
             if name is not None and name.type == "identifier":
-                self.defined.add(_text(name))
+                self.defined.add(self._ident(name))
 
     def _targets(self, node: Node) -> None:
-        if node.type == "identifier":
-            self.defined.add(_text(node))
-        elif node.type == "attribute":
+        kind = node.type
+        if kind == "identifier":
+            self.defined.add(self._ident(node))
+        elif kind == "attribute":
             attr = node.child_by_field_id(_F_ATTRIBUTE)
-            if attr is not None:
+            if attr is not None and attr.type == "identifier":
+                self.attrs.add(self._ident(attr))
+            elif attr is not None:
                 self.attrs.add(_text(attr))
-        elif node.type in (
+        elif kind in (
             "pattern_list",
             "tuple_pattern",
             "list_pattern",
@@ -770,7 +794,7 @@ class _Emitter:
         self.emit("def" if node.type == "function_definition" else "class", node)
         name = node.child_by_field_id(_F_NAME)
         if name is not None:
-            self.emit(VAR, name, _text(name))
+            self.emit(VAR, name, self.scan._ident(name))
         params = node.child_by_field_id(_F_PARAMETERS)
         if params is not None:
             self.parameters(params)
@@ -1321,7 +1345,7 @@ def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warni
 
 def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
     parsed = parse_text(file.text, _SCAN_KINDS)
-    scan = _Scan(parsed.root, parsed.source, parsed.found)
+    scan = _Scan(parsed.root, parsed.source, parsed.found, file.text)
     units = []
     for span in parsed.spans:
         em = _emit_unit(span, scan)
