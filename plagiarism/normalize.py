@@ -241,17 +241,21 @@ class _Scan:
         starts = list(map(_START, ids))
         # Captures of several patterns come nearly, not exactly, in document order; a stable
         # sort by start byte, reading each start once.
-        if starts != sorted(starts):
-            order = sorted(range(len(ids)), key=starts.__getitem__)
-            ids = [ids[i] for i in order]
-            starts = [starts[i] for i in order]
+        ordered = sorted(starts)
+        if starts != ordered:
+            at = dict(zip(starts, ids, strict=True))
+            if len(at) == len(ids):  # distinct starts (always, in a tree without errors)
+                ids = list(map(at.__getitem__, ordered))
+                starts = ordered
+            else:
+                order = sorted(range(len(ids)), key=starts.__getitem__)
+                ids = [ids[i] for i in order]
+                starts = [starts[i] for i in order]
         ends = map(_END, ids)
         if text is not None and len(text) == len(src):  # ASCII: byte offsets index the str
             texts = [text[a:b] for a, b in zip(starts, ends, strict=True)]
         else:
-            texts = [
-                src[a:b].decode("utf-8", "replace") for a, b in zip(starts, ends, strict=True)
-            ]
+            texts = [src[a:b].decode("utf-8", "replace") for a, b in zip(starts, ends, strict=True)]
         self._id_starts, self._id_texts = starts, texts
         # Identifiers have width here, so a start byte names one: the emitter looks a
         # name's text up instead of slicing and decoding it again.
@@ -370,8 +374,8 @@ class _Scan:
         return False
 
     def _on_expression_statement(self, node: Node) -> bool:
-        if node.named_child_count == 1:
-            inner = node.named_children[0]
+        inner = _only_named_child(node)
+        if inner is not None:
             name = _fresh_store(inner)
             if name is not None:
                 self._stores.append((node.start_byte, name))
@@ -724,9 +728,7 @@ class _Emitter:
             if callee.type == "attribute":
                 callee = callee.child_by_field_id(_F_ATTRIBUTE)
             if callee is not None and callee.type == "identifier":
-                self.calls.append(
-                    self.src[callee.start_byte : callee.end_byte].decode("utf-8", "replace")
-                )
+                self.calls.append(self.scan._ident(callee))
         line = node.start_point[0] + 1
         syms, lines, idents = self.syms, self.lines, self.idents
         syms.append("(")
@@ -756,7 +758,7 @@ class _Emitter:
         name = node.child_by_field_id(_F_NAME)
         value = node.child_by_field_id(_F_VALUE)
         if name is not None:
-            text = self.src[name.start_byte : name.end_byte].decode("utf-8", "replace")
+            text = self.scan._ident(name)  # an identifier, by the grammar
             self.emit(KWARG + text + "\x00" + callee_sym, name, text)
         if value is not None:
             self.walk(value)
@@ -908,14 +910,14 @@ class _Emitter:
         """A bare string statement is documentation, dropped wherever it stands (defeats:
         stripping or rewording docstrings); then `dead_store` and `sealed_use` on the
         statement's one child, read once (a docstring is neither, so it is tested first)."""
-        if node.named_child_count == 1:
-            inner = node.named_children[0]
+        inner = _only_named_child(node)
+        if inner is not None:
             kind = inner.type
             if kind in _STRINGS:
                 return
             counts = self.counts
             if counts is not None:
-                if kind == "assignment" and dead_store(inner, counts):
+                if kind == "assignment" and dead_store(inner, counts, self.scan._ident):
                     return
                 if self.sealed and sealed_use(inner, self.sealed):
                     return
@@ -1032,6 +1034,20 @@ _LAMBDA = frozenset(kid for kid, name, _ in node_kinds() if name == "lambda")
 def _is_definition(node: Node) -> bool:
     inner, _ = unwrap_definition(node)
     return inner is not None and inner.type in ("function_definition", "class_definition")
+
+
+def _only_named_child(node: Node) -> Node | None:
+    """The one named child of `node`, if it has exactly one. Nearly every statement has a
+    single child: its children list (which the walk reads next anyway) answers without
+    the named-children reads, a tree-sitter call each."""
+    children = node.children
+    if len(children) == 1:
+        only: Node = children[0]
+        return only if only.is_named else None
+    if node.named_child_count == 1:
+        first: Node = node.named_children[0]
+        return first
+    return None
 
 
 def _unfold(left: Node, right: Node) -> list[tuple[Node, Node]] | None:
@@ -1302,7 +1318,7 @@ def sealed_use(inner: Node, sealed: frozenset[str]) -> bool:
     return name is not None and name in sealed
 
 
-def dead_store(inner: Node, counts: dict[str, int]) -> bool:
+def dead_store(inner: Node, counts: dict[str, int], text_of: Callable[[Node], str] = _text) -> bool:
     """`tmp = x is None` where `tmp` is never read again and the value has no effect;
     `inner` is the one child of a statement, an assignment.
     Defeats: padding with unused locals. Only inside functions: at module or class level
@@ -1311,7 +1327,7 @@ def dead_store(inner: Node, counts: dict[str, int]) -> bool:
     right = inner.child_by_field_id(_F_RIGHT)
     if left is None or right is None or left.type != "identifier":
         return False
-    return counts.get(_text(left), 0) == 1 and _pure(right)
+    return counts.get(text_of(left), 0) == 1 and _pure(right)
 
 
 def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
