@@ -929,10 +929,16 @@ class _Emitter:
         # String contents are prose (messages, keys) that copiers reword freely: one symbol
         # for all. Prose is kept aside (see `TokenStream.literals`), for pairs whose code
         # says too little on its own.
-        digest = literal_digest(node, self.src)
-        if digest is not None:
-            self.literals.append((len(self.syms), digest))
-        self.emit(STRING, node)
+        at = node.start_byte
+        # A literal without whitespace (quotes and all) is a key or a path, never prose: the
+        # digest would read its parts only to say so.
+        if len(self.src[at : node.end_byte].split(None, 1)) > 1:
+            digest = literal_digest(node, self.src)
+            if digest is not None:
+                self.literals.append((len(self.syms), digest))
+        self.syms.append(STRING)
+        self.lines.append(node.start_point[0] + 1)
+        self.idents.append(None)
 
     def _number(self, node: Node) -> None:
         self.emit(normalize_number(_text(node)), node)
