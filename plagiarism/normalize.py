@@ -790,7 +790,10 @@ class _Emitter:
             self.emit("@", decorator)
             for child in decorator.named_children:
                 self.walk(child)
-        is_async = any(c.type == "async" for c in node.children)
+        # `async` can only be the first token of a def: its text says whether to look.
+        is_async = self.src.startswith(b"async", node.start_byte) and any(
+            c.type == "async" for c in node.children
+        )
         if is_async:
             self.emit("async", node)
         self.emit("def" if node.type == "function_definition" else "class", node)
@@ -1229,13 +1232,14 @@ def _statically_dead(node: Node) -> bool:
     kind = node.type
     if kind not in _LOOP_OR_BRANCH:
         return False
-    if any(c.type in ("else_clause", "elif_clause") for c in node.children):
-        return False
+    # The condition first: it is rarely constant, and reading the clauses costs more.
     if kind == "for_statement":
-        return empty_iterable(node.child_by_field_id(_F_RIGHT))
-    return statically_false(node.child_by_field_id(_F_CONDITION)) or (
-        kind == "while_statement" and false_on_entry(node)
-    )
+        dead = empty_iterable(node.child_by_field_id(_F_RIGHT))
+    else:
+        dead = statically_false(node.child_by_field_id(_F_CONDITION)) or (
+            kind == "while_statement" and false_on_entry(node)
+        )
+    return dead and not any(c.type in ("else_clause", "elif_clause") for c in node.children)
 
 
 _FRESH_CALLS = frozenset({"list", "dict", "set"})
