@@ -217,15 +217,19 @@ def _units_found(root: Node, found: dict[str, list[Node]]) -> Iterator[UnitSpan]
         else:
             kind = "method" if enclosing and enclosing[-1][2] else "function"
         qualname = (enclosing[-1][1] + "." if enclosing else "") + _name(inner)
-        outer = decorated.get(start, inner)
-        decorators = tuple(c for c in outer.children if c.type == "decorator")
+        outer = decorated.get(start)
+        decorators: tuple[Node, ...] = ()
+        if outer is None:  # not decorated: no need to read the children of the def
+            outer = inner
+        else:
+            decorators = tuple(c for c in outer.children if c.type == "decorator")
         yield UnitSpan(
             qualname=qualname,
             kind=kind,
             start_line=outer.start_point[0] + 1,
             end_line=outer.end_point[0] + 1,
             node=inner,
-            decorators=decorators if outer is not inner else (),
+            decorators=decorators,
         )
         enclosing.append((inner.end_byte, qualname, is_class))
 
