@@ -33,11 +33,32 @@ from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warn
 from plagiarism.parse import (
     Node,
     UnitSpan,
+    field_id,
     node_kinds,
     nodes_by_kind,
     parse_text,
     unwrap_definition,
 )
+
+# Field ids of the grammar, read once: see `field_id`.
+_F_ALIAS = field_id("alias")
+_F_ALTERNATIVE = field_id("alternative")
+_F_ARGUMENT = field_id("argument")
+_F_ARGUMENTS = field_id("arguments")
+_F_ATTRIBUTE = field_id("attribute")
+_F_BODY = field_id("body")
+_F_CONDITION = field_id("condition")
+_F_FUNCTION = field_id("function")
+_F_LEFT = field_id("left")
+_F_MODULE_NAME = field_id("module_name")
+_F_NAME = field_id("name")
+_F_OBJECT = field_id("object")
+_F_OPERATOR = field_id("operator")
+_F_PARAMETERS = field_id("parameters")
+_F_RIGHT = field_id("right")
+_F_SUBSCRIPT = field_id("subscript")
+_F_SUPERCLASSES = field_id("superclasses")
+_F_VALUE = field_id("value")
 
 # Raw-symbol prefixes for decisions deferred to `resolve_side`.
 LIB = "\x01"  # dotted name reached through an import: library, or the project's own module
@@ -180,7 +201,11 @@ class _Scan:
     dead-code rules need to know of each function's identifiers (see `uses`)."""
 
     def __init__(
-        self, root: Node, source: bytes, found: dict[str, list[Node]] | None = None
+        self,
+        root: Node,
+        source: bytes,
+        found: dict[str, list[Node]] | None = None,
+        text: str | None = None,
     ) -> None:
         self.imports: dict[str, str] = {}  # alias -> dotted module path it stands for
         self.defined: set[str] = set()  # bare names bound anywhere in the file
@@ -203,20 +228,34 @@ class _Scan:
         # import: such files are walked node by node (and each function again for `uses`).
         self._exact = not root.has_error
         if self._exact:
-            self._find(found if found is not None else nodes_by_kind(root, _SCAN_KINDS))
+            self._find(found if found is not None else nodes_by_kind(root, _SCAN_KINDS), text)
         else:
             self._walk(root)
 
-    def _find(self, found: dict[str, list[Node]]) -> None:
+    def _find(self, found: dict[str, list[Node]], text: str | None = None) -> None:
         """What `_walk` collects, from one C-level query for the node kinds the rules read
-        (a Python walk over every node was the most expensive step of the analysis)."""
+        (a Python walk over every node was the most expensive step of the analysis).
+        `text`, the source before encoding, lets an ASCII file slice names without decoding."""
         src = self.source
-        ids = list(found.get("identifier", ()))
-        # Captures of several patterns come nearly, not exactly, in document order.
-        ids.sort(key=_START)
+        ids = found.get("identifier", [])
         starts = list(map(_START, ids))
+        # Captures of several patterns come nearly, not exactly, in document order; a stable
+        # sort by start byte, reading each start once.
+        ordered = sorted(starts)
+        if starts != ordered:
+            at = dict(zip(starts, ids, strict=True))
+            if len(at) == len(ids):  # distinct starts (always, in a tree without errors)
+                ids = list(map(at.__getitem__, ordered))
+                starts = ordered
+            else:
+                order = sorted(range(len(ids)), key=starts.__getitem__)
+                ids = [ids[i] for i in order]
+                starts = [starts[i] for i in order]
         ends = map(_END, ids)
-        texts = [src[a:b].decode("utf-8", "replace") for a, b in zip(starts, ends, strict=True)]
+        if text is not None and len(text) == len(src):  # ASCII: byte offsets index the str
+            texts = [text[a:b] for a, b in zip(starts, ends, strict=True)]
+        else:
+            texts = [src[a:b].decode("utf-8", "replace") for a, b in zip(starts, ends, strict=True)]
         self._id_starts, self._id_texts = starts, texts
         # Identifiers have width here, so a start byte names one: the emitter looks a
         # name's text up instead of slicing and decoding it again.
@@ -276,12 +315,13 @@ class _Scan:
         return True
 
     def _on_definition(self, node: Node) -> bool:
-        name = node.child_by_field_name("name")
+        name = node.child_by_field_id(_F_NAME)
         if name is not None:
-            self.defined.add(_text(name))
-            self.attrs.add(_text(name))  # methods are reached as attributes
+            text = self._ident(name)
+            self.defined.add(text)
+            self.attrs.add(text)  # methods are reached as attributes
         if node.type == "function_definition":
-            params = node.child_by_field_name("parameters")
+            params = node.child_by_field_id(_F_PARAMETERS)
             if params is not None:
                 self._params(params)
         else:
@@ -293,7 +333,7 @@ class _Scan:
         return False
 
     def _on_assignment(self, node: Node) -> bool:
-        left = node.child_by_field_name("left")
+        left = node.child_by_field_id(_F_LEFT)
         if left is not None:
             self._targets(left)
         return False
@@ -301,7 +341,7 @@ class _Scan:
     def _on_for(self, node: Node) -> bool:
         if node.type == "for_statement":
             self._branches.append(node)
-        left = node.child_by_field_name("left")
+        left = node.child_by_field_id(_F_LEFT)
         if left is not None:
             self._targets(left)
         return False
@@ -315,7 +355,7 @@ class _Scan:
         return False
 
     def _on_named_expression(self, node: Node) -> bool:
-        target = node.child_by_field_name("name")
+        target = node.child_by_field_id(_F_NAME)
         if target is not None:
             self._targets(target)
         return False
@@ -324,18 +364,18 @@ class _Scan:
         for child in node.named_children:
             if child.type == "identifier" and child.prev_sibling is not None:
                 if child.prev_sibling.type == "as":
-                    self.defined.add(_text(child))
+                    self.defined.add(self._ident(child))
         return False
 
     def _on_global(self, node: Node) -> bool:
         for child in node.named_children:
             if child.type == "identifier":
-                self.defined.add(_text(child))
+                self.defined.add(self._ident(child))
         return False
 
     def _on_expression_statement(self, node: Node) -> bool:
-        if node.named_child_count == 1:
-            inner = node.named_children[0]
+        inner = _only_named_child(node)
+        if inner is not None:
             name = _fresh_store(inner)
             if name is not None:
                 self._stores.append((node.start_byte, name))
@@ -431,6 +471,12 @@ class _Scan:
         first = bisect_left(items, lo, key=_FIRST)
         return items[first : bisect_left(items, hi, first, key=_FIRST)]
 
+    def _ident(self, node: Node) -> str:
+        """The text of `node`, an identifier: looked up by its start byte in a file that
+        parses (no other identifier starts there), read from the tree otherwise."""
+        text = self.text_at.get(node.start_byte)
+        return text if text is not None else _text(node)
+
     def decide_name(self, text: str) -> tuple[str, str | None]:
         """The symbol and ident of the bare name `text` (see `_Emitter.name`)."""
         target = self.imports.get(text)
@@ -446,7 +492,7 @@ class _Scan:
         """Names assigned in a class body (dataclass fields, class constants) are read
         back as attributes (`self.patch_size`), so they are attribute names the project
         defines."""
-        body = node.child_by_field_name("body")
+        body = node.child_by_field_id(_F_BODY)
         if body is None:
             return
         for stmt in body.named_children:
@@ -454,15 +500,15 @@ class _Scan:
                 continue
             inner = stmt.named_children[0]
             if inner.type == "assignment":
-                left = inner.child_by_field_name("left")
+                left = inner.child_by_field_id(_F_LEFT)
                 if left is not None and left.type == "identifier":
-                    self.attrs.add(_text(left))
+                    self.attrs.add(self._ident(left))
 
     def _params(self, params: Node) -> None:
         for child in params.named_children:
             name = child
             if child.type in ("default_parameter", "typed_default_parameter"):
-                name = child.child_by_field_name("name")
+                name = child.child_by_field_id(_F_NAME)
             elif child.type in (
                 "typed_parameter",
                 "list_splat_pattern",
@@ -470,16 +516,19 @@ class _Scan:
             ):
                 name = next((c for c in child.named_children if c.type == "identifier"), None)
             if name is not None and name.type == "identifier":
-                self.defined.add(_text(name))
+                self.defined.add(self._ident(name))
 
     def _targets(self, node: Node) -> None:
-        if node.type == "identifier":
-            self.defined.add(_text(node))
-        elif node.type == "attribute":
-            attr = node.child_by_field_name("attribute")
-            if attr is not None:
+        kind = node.type
+        if kind == "identifier":
+            self.defined.add(self._ident(node))
+        elif kind == "attribute":
+            attr = node.child_by_field_id(_F_ATTRIBUTE)
+            if attr is not None and attr.type == "identifier":
+                self.attrs.add(self._ident(attr))
+            elif attr is not None:
                 self.attrs.add(_text(attr))
-        elif node.type in (
+        elif kind in (
             "pattern_list",
             "tuple_pattern",
             "list_pattern",
@@ -501,29 +550,29 @@ class _Scan:
                 first = _text(child.named_children[0])
                 self.imports[first] = first
             elif child.type == "aliased_import":
-                name = child.child_by_field_name("name")
-                alias = child.child_by_field_name("alias")
+                name = child.child_by_field_id(_F_NAME)
+                alias = child.child_by_field_id(_F_ALIAS)
                 if name is not None and alias is not None:
                     self.imports[_text(alias)] = _dotted(name)
 
     def _import_from(self, node: Node) -> None:
-        module = node.child_by_field_name("module_name")
+        module = node.child_by_field_id(_F_MODULE_NAME)
         if module is None:
             return
         if module.type == "relative_import":
             # `from .x import Y`: the project's own code, so Y is a name it defines.
-            for child in node.children_by_field_name("name"):
+            for child in node.children_by_field_id(_F_NAME):
                 alias = (
-                    child.child_by_field_name("alias") if child.type == "aliased_import" else None
+                    child.child_by_field_id(_F_ALIAS) if child.type == "aliased_import" else None
                 )
                 target = alias if alias is not None else child
                 self.defined.add(_text(target).split(".")[-1])
             return
         base = _dotted(module)
-        for child in node.children_by_field_name("name"):
+        for child in node.children_by_field_id(_F_NAME):
             if child.type == "aliased_import":
-                name = child.child_by_field_name("name")
-                alias = child.child_by_field_name("alias")
+                name = child.child_by_field_id(_F_NAME)
+                alias = child.child_by_field_id(_F_ALIAS)
                 if name is not None and alias is not None:
                     self.imports[_text(alias)] = f"{base}.{_dotted(name)}"
             elif child.type == "dotted_name":
@@ -585,11 +634,11 @@ class _Emitter:
         chain: list[Node] = []
         cur = node
         while cur.type == "attribute":
-            attr = cur.child_by_field_name("attribute")
+            attr = cur.child_by_field_id(_F_ATTRIBUTE)
             if attr is None:
                 break
             chain.append(attr)
-            cur = cur.child_by_field_name("object")
+            cur = cur.child_by_field_id(_F_OBJECT)
             if cur is None:
                 return
         chain.reverse()
@@ -638,8 +687,8 @@ class _Emitter:
 
         Defeats: folding assignments into tuples (and unfolding them), adding type hints.
         """
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
+        left = node.child_by_field_id(_F_LEFT)
+        right = node.child_by_field_id(_F_RIGHT)
         if left is None:
             return
         if right is None:  # a bare annotation `x: int` declares nothing that runs
@@ -657,9 +706,9 @@ class _Emitter:
 
     def augmented(self, node: Node) -> None:
         """`x += y` reads as `x = x + y`. Defeats: switching between the two spellings."""
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        op = node.child_by_field_name("operator")
+        left = node.child_by_field_id(_F_LEFT)
+        right = node.child_by_field_id(_F_RIGHT)
+        op = node.child_by_field_id(_F_OPERATOR)
         if left is None or right is None or op is None:
             return
         self.walk(left)
@@ -669,19 +718,17 @@ class _Emitter:
         self.walk(right)
 
     def call(self, node: Node) -> None:
-        function = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
+        function = node.child_by_field_id(_F_FUNCTION)
+        args = node.child_by_field_id(_F_ARGUMENTS)
         callee_sym = ""
         if function is not None:
             self.walk(function)
             callee_sym = self.syms[-1] if self.syms else ""
             callee = function
             if callee.type == "attribute":
-                callee = callee.child_by_field_name("attribute")
+                callee = callee.child_by_field_id(_F_ATTRIBUTE)
             if callee is not None and callee.type == "identifier":
-                self.calls.append(
-                    self.src[callee.start_byte : callee.end_byte].decode("utf-8", "replace")
-                )
+                self.calls.append(self.scan._ident(callee))
         line = node.start_point[0] + 1
         syms, lines, idents = self.syms, self.lines, self.idents
         syms.append("(")
@@ -708,10 +755,10 @@ class _Emitter:
         when the callee is the project's own (`$k`); `torch.softmax(x, dim=-1)` keeps `dim=`.
         Whether the callee is the project's may depend on the whole side, so the decision is
         deferred with the callee's raw symbol attached."""
-        name = node.child_by_field_name("name")
-        value = node.child_by_field_name("value")
+        name = node.child_by_field_id(_F_NAME)
+        value = node.child_by_field_id(_F_VALUE)
         if name is not None:
-            text = self.src[name.start_byte : name.end_byte].decode("utf-8", "replace")
+            text = self.scan._ident(name)  # an identifier, by the grammar
             self.emit(KWARG + text + "\x00" + callee_sym, name, text)
         if value is not None:
             self.walk(value)
@@ -723,8 +770,8 @@ class _Emitter:
             if kind == "identifier":
                 self.name(child)
             elif kind in ("default_parameter", "typed_default_parameter"):
-                name = child.child_by_field_name("name")
-                value = child.child_by_field_name("value")
+                name = child.child_by_field_id(_F_NAME)
+                value = child.child_by_field_id(_F_VALUE)
                 if name is not None:
                     self.walk(name)
                 self.emit("=", child)
@@ -743,37 +790,30 @@ class _Emitter:
             self.emit("@", decorator)
             for child in decorator.named_children:
                 self.walk(child)
-        is_async = any(c.type == "async" for c in node.children)
+        # `async` can only be the first token of a def: its text says whether to look.
+        is_async = self.src.startswith(b"async", node.start_byte) and any(
+            c.type == "async" for c in node.children
+        )
         if is_async:
             self.emit("async", node)
         self.emit("def" if node.type == "function_definition" else "class", node)
-        name = node.child_by_field_name("name")
+        name = node.child_by_field_id(_F_NAME)
         if name is not None:
-            self.emit(VAR, name, _text(name))
-        params = node.child_by_field_name("parameters")
+            self.emit(VAR, name, self.scan._ident(name))
+        params = node.child_by_field_id(_F_PARAMETERS)
         if params is not None:
             self.parameters(params)
-        supers = node.child_by_field_name("superclasses")
+        supers = node.child_by_field_id(_F_SUPERCLASSES)
         if supers is not None:
             self.emit("(", supers)
             for child in supers.named_children:
                 self.walk(child)
             self.emit(")", supers)
 
-    def block(self, node: Node, skip_definitions: bool = True) -> None:
+    def block(self, node: Node) -> None:
+        # Nested definitions and docstrings need no test here: their rules skip them.
         self.emit(BLOCK_OPEN, node)
-        rules = _RULES
-        for child in node.children:
-            kind = child.type
-            if skip_definitions and kind in _DEFINITION_KINDS and _is_definition(child):
-                continue
-            if kind == "expression_statement" and _is_docstring(child):
-                continue
-            rule = rules.get(kind)
-            if rule is None:
-                self.generic(child)
-            else:
-                rule(self, child)
+        self._children(node)
         self.syms.append(BLOCK_CLOSE)
         self.lines.append(node.end_point[0] + 1)
         self.idents.append(None)
@@ -786,21 +826,21 @@ class _Emitter:
         if kind == "while_statement" and false_on_entry(node):
             return True
         if kind in ("if_statement", "while_statement"):
-            if not statically_false(node.child_by_field_name("condition")):
+            if not statically_false(node.child_by_field_id(_F_CONDITION)):
                 return False
-            alternatives = node.children_by_field_name("alternative")
+            alternatives = node.children_by_field_id(_F_ALTERNATIVE)
             if kind == "while_statement" or not alternatives:
                 return True
             # `if False: ... else: body` is just body; elif chains are kept as they are.
             if len(alternatives) == 1 and alternatives[0].type == "else_clause":
-                body = alternatives[0].child_by_field_name("body")
+                body = alternatives[0].child_by_field_id(_F_BODY)
                 if body is not None:
                     for child in body.children:
                         self.walk(child)
                 return True
             return False
         if kind == "for_statement":
-            return empty_iterable(node.child_by_field_name("right")) and not any(
+            return empty_iterable(node.child_by_field_id(_F_RIGHT)) and not any(
                 c.type == "else_clause" for c in node.children
             )
         if self.counts is not None:
@@ -832,14 +872,27 @@ class _Emitter:
             for child in node.named_children:
                 self.walk(child)
             return
-        # The walk's dispatch inlined: this loop visits most nodes of a unit.
+        self._children(node)
+
+    def _children(self, node: Node) -> None:
+        """`walk` of each child, with the dispatch and `generic`'s leaf case inlined: this
+        loop visits most nodes of a unit, and most leaves it meets are punctuation."""
         rules = _RULE_OF
+        leaf_of = _LEAF_OF
         for child in node.children:
-            rule = rules.get(child.kind_id)
-            if rule is None:
-                self.generic(child)
-            else:
+            kid = child.kind_id
+            rule = rules.get(kid)
+            if rule is not None:
                 rule(self, child)
+                continue
+            sym = leaf_of.get(kid)
+            if sym is not None and not child.child_count:
+                if sym:
+                    self.syms.append(sym)
+                    self.lines.append(child.start_point[0] + 1)
+                    self.idents.append(None)
+                continue
+            self.generic(child)
 
     def _skip(self, node: Node) -> None:
         pass
@@ -857,29 +910,38 @@ class _Emitter:
             self.generic(node)
 
     def _statement(self, node: Node) -> None:
-        """`dead_store`, `sealed_use` and `_is_docstring` on the statement's one child, read
-        once (a docstring is neither of the others, so it may be tested first)."""
-        if node.named_child_count == 1:
-            inner = node.named_children[0]
+        """A bare string statement is documentation, dropped wherever it stands (defeats:
+        stripping or rewording docstrings); then `dead_store` and `sealed_use` on the
+        statement's one child, read once (a docstring is neither, so it is tested first)."""
+        inner = _only_named_child(node)
+        if inner is not None:
             kind = inner.type
             if kind in _STRINGS:
                 return
             counts = self.counts
             if counts is not None:
-                if kind == "assignment" and dead_store(inner, counts):
+                if kind == "assignment" and dead_store(inner, counts, self.scan._ident):
                     return
                 if self.sealed and sealed_use(inner, self.sealed):
                     return
+            self._children(node)  # `generic` of a node that has children
+            return
         self.generic(node)
 
     def _string(self, node: Node) -> None:
         # String contents are prose (messages, keys) that copiers reword freely: one symbol
         # for all. Prose is kept aside (see `TokenStream.literals`), for pairs whose code
         # says too little on its own.
-        digest = literal_digest(node, self.src)
-        if digest is not None:
-            self.literals.append((len(self.syms), digest))
-        self.emit(STRING, node)
+        at = node.start_byte
+        # A literal without whitespace (quotes and all) is a key or a path, never prose: the
+        # digest would read its parts only to say so.
+        if len(self.src[at : node.end_byte].split(None, 1)) > 1:
+            digest = literal_digest(node, self.src)
+            if digest is not None:
+                self.literals.append((len(self.syms), digest))
+        self.syms.append(STRING)
+        self.lines.append(node.start_point[0] + 1)
+        self.idents.append(None)
 
     def _number(self, node: Node) -> None:
         self.emit(normalize_number(_text(node)), node)
@@ -904,11 +966,11 @@ class _Emitter:
         self._bracketed("set{", "}set", node)
 
     def _subscript(self, node: Node) -> None:
-        value = node.child_by_field_name("value")
+        value = node.child_by_field_id(_F_VALUE)
         if value is not None:
             self.walk(value)
         self.emit("[", node)
-        for sub in node.children_by_field_name("subscript"):
+        for sub in node.children_by_field_id(_F_SUBSCRIPT):
             self.walk(sub)
         self.emit("]", node)
 
@@ -977,22 +1039,24 @@ _RULE_OF = {kid: _RULES[name] for kid, name, _ in node_kinds() if name in _RULES
 _LEAF_OF = {kid: name if named or name in _KEEP_ANON else "" for kid, name, named in node_kinds()}
 _LAMBDA = frozenset(kid for kid, name, _ in node_kinds() if name == "lambda")
 
-# What `_is_definition` can hold for: a def, a class, or either decorated.
-_DEFINITION_KINDS = frozenset({"function_definition", "class_definition", "decorated_definition"})
-
 
 def _is_definition(node: Node) -> bool:
     inner, _ = unwrap_definition(node)
     return inner is not None and inner.type in ("function_definition", "class_definition")
 
 
-def _is_docstring(node: Node) -> bool:
-    """A bare string statement is documentation. Defeats: stripping or rewording docstrings."""
-    return (
-        node.type == "expression_statement"
-        and node.named_child_count == 1
-        and node.named_children[0].type in _STRINGS
-    )
+def _only_named_child(node: Node) -> Node | None:
+    """The one named child of `node`, if it has exactly one. Nearly every statement has a
+    single child: its children list (which the walk reads next anyway) answers without
+    the named-children reads, a tree-sitter call each."""
+    children = node.children
+    if len(children) == 1:
+        only: Node = children[0]
+        return only if only.is_named else None
+    if node.named_child_count == 1:
+        first: Node = node.named_children[0]
+        return first
+    return None
 
 
 def _unfold(left: Node, right: Node) -> list[tuple[Node, Node]] | None:
@@ -1042,11 +1106,11 @@ def statically_false(node: Node | None) -> bool:
     if kind == "parenthesized_expression" and node.named_child_count == 1:
         return statically_false(node.named_children[0])
     if kind == "not_operator":
-        return statically_true(node.child_by_field_name("argument"))
+        return statically_true(node.child_by_field_id(_F_ARGUMENT))
     if kind == "boolean_operator":
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        op = node.child_by_field_name("operator")
+        left = node.child_by_field_id(_F_LEFT)
+        right = node.child_by_field_id(_F_RIGHT)
+        op = node.child_by_field_id(_F_OPERATOR)
         if op is not None and _text(op) == "and":
             if statically_false(left) or statically_false(right):
                 return True
@@ -1068,7 +1132,7 @@ def statically_true(node: Node | None) -> bool:
     if kind == "parenthesized_expression" and node.named_child_count == 1:
         return statically_true(node.named_children[0])
     if kind == "not_operator":
-        return statically_false(node.child_by_field_name("argument"))
+        return statically_false(node.child_by_field_id(_F_ARGUMENT))
     return False
 
 
@@ -1079,8 +1143,8 @@ def empty_iterable(node: Node | None) -> bool:
     if node.type in ("list", "tuple", "dictionary", "set") and node.named_child_count == 0:
         return True
     if node.type == "call":
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
+        fn = node.child_by_field_id(_F_FUNCTION)
+        args = node.child_by_field_id(_F_ARGUMENTS)
         if fn is not None and _text(fn) == "range" and args is not None:
             values = args.named_children
             if len(values) == 1 and values[0].type == "integer":
@@ -1131,7 +1195,7 @@ def false_on_entry(node: Node) -> bool:
     condition's text, shows never run (constant propagation over one statement)."""
     if any(c.type == "else_clause" for c in node.children):
         return False
-    cond = node.child_by_field_name("condition")
+    cond = node.child_by_field_id(_F_CONDITION)
     prev = node.prev_named_sibling
     if cond is None or cond.type != "comparison_operator" or cond.named_child_count != 2:
         return False
@@ -1140,7 +1204,7 @@ def false_on_entry(node: Node) -> bool:
     store = prev.named_children[0]
     if store.type != "assignment":
         return False
-    target, value = store.child_by_field_name("left"), store.child_by_field_name("right")
+    target, value = store.child_by_field_id(_F_LEFT), store.child_by_field_id(_F_RIGHT)
     known = _number(value)
     if target is None or target.type != "identifier" or known is None:
         return False
@@ -1168,13 +1232,14 @@ def _statically_dead(node: Node) -> bool:
     kind = node.type
     if kind not in _LOOP_OR_BRANCH:
         return False
-    if any(c.type in ("else_clause", "elif_clause") for c in node.children):
-        return False
+    # The condition first: it is rarely constant, and reading the clauses costs more.
     if kind == "for_statement":
-        return empty_iterable(node.child_by_field_name("right"))
-    return statically_false(node.child_by_field_name("condition")) or (
-        kind == "while_statement" and false_on_entry(node)
-    )
+        dead = empty_iterable(node.child_by_field_id(_F_RIGHT))
+    else:
+        dead = statically_false(node.child_by_field_id(_F_CONDITION)) or (
+            kind == "while_statement" and false_on_entry(node)
+        )
+    return dead and not any(c.type in ("else_clause", "elif_clause") for c in node.children)
 
 
 _FRESH_CALLS = frozenset({"list", "dict", "set"})
@@ -1187,8 +1252,8 @@ def _fresh_container(node: Node | None) -> bool:
     if node.type in ("list", "tuple", "dictionary", "set"):
         return bool(node.named_child_count == 0)
     if node.type == "call":
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
+        fn = node.child_by_field_id(_F_FUNCTION)
+        args = node.child_by_field_id(_F_ARGUMENTS)
         return (
             fn is not None
             and _text(fn) in _FRESH_CALLS
@@ -1202,21 +1267,21 @@ def _fresh_store(inner: Node) -> str | None:
     """The local that `name = []` (a statement's only child) binds to a fresh container."""
     if inner.type != "assignment":
         return None
-    left = inner.child_by_field_name("left")
+    left = inner.child_by_field_id(_F_LEFT)
     if left is None or left.type != "identifier":
         return None
-    return _text(left) if _fresh_container(inner.child_by_field_name("right")) else None
+    return _text(left) if _fresh_container(inner.child_by_field_id(_F_RIGHT)) else None
 
 
 def _receiver_call(inner: Node) -> str | None:
     """The local whose method `name.method(pure args)` (a statement's only child) calls."""
     if inner.type != "call":
         return None
-    fn = inner.child_by_field_name("function")
-    obj = fn.child_by_field_name("object") if fn is not None and fn.type == "attribute" else None
+    fn = inner.child_by_field_id(_F_FUNCTION)
+    obj = fn.child_by_field_id(_F_OBJECT) if fn is not None and fn.type == "attribute" else None
     if obj is None or obj.type != "identifier":
         return None
-    args = inner.child_by_field_name("arguments")
+    args = inner.child_by_field_id(_F_ARGUMENTS)
     if args is not None and not all(_pure(a) for a in args.named_children):
         return None
     return _text(obj)
@@ -1263,29 +1328,27 @@ def sealed_use(inner: Node, sealed: frozenset[str]) -> bool:
     return name is not None and name in sealed
 
 
-def dead_store(inner: Node, counts: dict[str, int]) -> bool:
+def dead_store(inner: Node, counts: dict[str, int], text_of: Callable[[Node], str] = _text) -> bool:
     """`tmp = x is None` where `tmp` is never read again and the value has no effect;
     `inner` is the one child of a statement, an assignment.
     Defeats: padding with unused locals. Only inside functions: at module or class level
     an assignment defines something others may read."""
-    left = inner.child_by_field_name("left")
-    right = inner.child_by_field_name("right")
+    left = inner.child_by_field_id(_F_LEFT)
+    right = inner.child_by_field_id(_F_RIGHT)
     if left is None or right is None or left.type != "identifier":
         return False
-    return counts.get(_text(left), 0) == 1 and _pure(right)
+    return counts.get(text_of(left), 0) == 1 and _pure(right)
 
 
 def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     em = _Emitter(scan)
     node = span.node
     if span.kind == "module":
-        for child in node.children:
-            if _is_definition(child) or _is_docstring(child):
-                continue
-            em.walk(child)
+        # Definitions and docstrings are skipped by their rules.
+        em._children(node)
         return em
     em.definition_header(node, span.decorators)
-    body = node.child_by_field_name("body")
+    body = node.child_by_field_id(_F_BODY)
     if span.kind in ("function", "method"):
         em.counts, em.sealed = scan.uses(node)
     if body is not None:
@@ -1308,7 +1371,7 @@ def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warni
 
 def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
     parsed = parse_text(file.text, _SCAN_KINDS)
-    scan = _Scan(parsed.root, parsed.source, parsed.found)
+    scan = _Scan(parsed.root, parsed.source, parsed.found, file.text)
     units = []
     for span in parsed.spans:
         em = _emit_unit(span, scan)

@@ -309,3 +309,34 @@ def test_reads_in_nested_dead_code_and_in_a_nested_function_do_not_count() -> No
         got = units(analyze(code)[0])
         assert render(got["g"]) == ["def", "$v(g)", "$v(a)", "{", "return", "$v(a)", "}"]
         assert render(got["g.h"]) == ["def", "$v(h)", "{", "return", "$v(a)", "}"]
+
+
+def test_a_file_with_non_ascii_text_reads_like_its_ascii_twin() -> None:
+    # An ASCII file slices names out of its text; any other character (here in a comment, or
+    # in a name) sends the scan through byte offsets and decoding. Both must agree, and a
+    # non-ASCII name keeps its spelling.
+    code = """
+    import torch
+
+    def step(state, lr=0.1):
+        msg = "two words"  # REMARK
+        key = "one_word"
+        {name} = torch.zeros(state, dim=0)
+        return {name}.add(lr), msg, key
+    """
+    ascii_twin, _ = analyze(code.replace("REMARK", "note").format(name="grad"))
+    accented, _ = analyze(code.replace("REMARK", "note déjà vue").format(name="grad"))
+    assert len(ascii_twin.units) == len(accented.units) == 1
+    # The accents shift every later byte offset away from the character offset.
+    for a, b in zip(ascii_twin.units, accented.units, strict=True):
+        assert (a.syms, a.idents, a.lines, a.calls) == (b.syms, b.idents, b.lines, b.calls)
+        # One prose literal (two words); the key without whitespace has no digest.
+        assert len(a.literals) == 1 and a.literals == b.literals
+    named, _ = analyze(code.replace("REMARK", "note").format(name="dégradé"))
+    step = named.units[0]
+    assert "dégradé" in step.idents
+    assert step.idents.count("dégradé") == 2
+    assert render(step) == [
+        t.replace("grad", "dégradé") if t == "$v(grad)" else t for t in render(ascii_twin.units[0])
+    ]
+    assert "dégradé" in named.defined_names
