@@ -361,6 +361,8 @@ class _Scan:
         return False
 
     def _on_except_clause(self, node: Node) -> bool:
+        # Grammars that put the alias right after `as` (this one wraps it in
+        # as_pattern_target, which `_targets` reads).
         for child in node.named_children:
             if child.type == "identifier" and child.prev_sibling is not None:
                 if child.prev_sibling.type == "as":
@@ -821,7 +823,8 @@ class _Emitter:
     # -- the walk ------------------------------------------------------------------------
 
     def dead(self, node: Node) -> bool:
-        """Statements that never run or have no effect (see `statically_false`)."""
+        """An `if`, `while` or `for` that never runs (see `statically_false`); stores with no
+        effect are `_statement`'s."""
         kind = node.type
         if kind == "while_statement" and false_on_entry(node):
             return True
@@ -843,8 +846,6 @@ class _Emitter:
             return empty_iterable(node.child_by_field_id(_F_RIGHT)) and not any(
                 c.type == "else_clause" for c in node.children
             )
-        if self.counts is not None:
-            return dead_store(node, self.counts) or sealed_use(node, self.sealed)
         return False
 
     def walk(self, node: Node) -> None:
@@ -1127,8 +1128,8 @@ def statically_true(node: Node | None) -> bool:
     kind = node.type
     if kind == "true":
         return True
-    if kind == "integer":
-        return normalize_number(_text(node)) != "0"
+    if kind in ("integer", "float"):
+        return normalize_number(_text(node)) not in ("0", "0.0")
     if kind == "parenthesized_expression" and node.named_child_count == 1:
         return statically_true(node.named_children[0])
     if kind == "not_operator":
@@ -1197,6 +1198,8 @@ def false_on_entry(node: Node) -> bool:
         return False
     cond = node.child_by_field_id(_F_CONDITION)
     prev = node.prev_named_sibling
+    while prev is not None and prev.type == "comment":  # `i = 0  # pad` then the loop
+        prev = prev.prev_named_sibling
     if cond is None or cond.type != "comparison_operator" or cond.named_child_count != 2:
         return False
     if prev is None or prev.type != "expression_statement" or prev.named_child_count != 1:

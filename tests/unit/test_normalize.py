@@ -374,3 +374,19 @@ def test_a_with_or_except_alias_is_a_name_the_file_defines() -> None:
 
     assert tokens("fh") == tokens("stream")
     assert "$v" in tokens("fh")[tokens("fh").index("as") + 1]
+
+
+def test_a_comment_or_a_float_does_not_hide_dead_code() -> None:
+    # `i = 0` then a comment then `while i < 0:` is still a loop that never runs, and
+    # `if not 1.0:` is as dead as `if not 1:`.
+    from plagiarism.normalize import analyze_file
+
+    def syms(body: str) -> tuple[str, ...]:
+        code = "def f(x):\n" + body + "    return x.go()\n"
+        (unit,) = analyze_file(SourceFile(path="m.py", sha256="0", text=code), "a")[0].units
+        return unit.syms
+
+    plain = syms("")
+    assert syms("    i = 0\n    # padding\n    while i < 0:\n        x.pad()\n") == plain
+    assert syms("    if not 1.0:\n        x.pad()\n") == plain
+    assert syms("    if not 0.0:\n        x.pad()\n") != plain
