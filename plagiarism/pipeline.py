@@ -19,7 +19,7 @@ from plagiarism import __version__, sources
 from plagiarism.align import MAX_TOKENS, Alignment, align, decode_alignment, encode_alignment
 from plagiarism.artifacts import compare_artifacts, is_finding
 from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
-from plagiarism.candidates import LocalIndex
+from plagiarism.candidates import LocalIndex, lsh_shape
 from plagiarism.config import Settings
 from plagiarism.executor import Executor, LocalProcesses, Serial
 from plagiarism.fingerprint import (
@@ -204,9 +204,9 @@ def _stream(lite: _Lite) -> TokenStream:
     return TokenStream(syms=lite[0], lines=(), idents=lite[1])
 
 
-def _print_task(item: tuple[_Lite, int, int]) -> bytes:
-    lite, k, num_perm = item
-    hashes, signature = fingerprint_stream(_stream(lite), k, _perms(num_perm))
+def _print_task(item: tuple[_Lite, int, int, int]) -> bytes:
+    lite, k, num_perm, columns = item
+    hashes, signature = fingerprint_stream(_stream(lite), k, _perms(num_perm, columns))
     return encode_print(hashes, signature)
 
 
@@ -216,8 +216,10 @@ def _align_task(item: tuple[_Lite, _Lite, int, int | None]) -> bytes:
 
 
 @functools.lru_cache(maxsize=4)
-def _perms(num_perm: int) -> Permutations:
-    return Permutations.make(num_perm)
+def _perms(num_perm: int, columns: int) -> Permutations:
+    """The first `columns` of `num_perm` permutations: the signature's first columns."""
+    full = Permutations.make(num_perm)
+    return Permutations(a=full.a[:columns], b=full.b[:columns])
 
 
 class _Shapes:
@@ -267,12 +269,16 @@ class _Shapes:
 
     def prints(self, units: Sequence[Unit]) -> list[UnitPrint]:
         k, num_perm = self.settings.kgram, self.settings.num_perm
-        keys = [make_key("print", k, num_perm, u.content_hash) for u in units]
+        # Only the columns the LSH bands read (28 bands of 2 rows: 56 of 128) are made: the
+        # rest cost more than half of the MinHash work and no comparison reads them.
+        bands, rows = lsh_shape(self.settings.lsh_threshold, num_perm)
+        columns = min(num_perm, bands * rows)
+        keys = [make_key("print", k, num_perm, columns, u.content_hash) for u in units]
         pairs = self._cached(
             keys,
-            lambda todo: [(_lite(units[i]), k, num_perm) for i in todo],
+            lambda todo: [(_lite(units[i]), k, num_perm, columns) for i in todo],
             _print_task,
-            functools.partial(decode_print, num_perm=num_perm),
+            functools.partial(decode_print, num_perm=columns),
         )
         return [UnitPrint(index=i, hashes=h, signature=sig) for i, (h, sig) in enumerate(pairs)]
 
