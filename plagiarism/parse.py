@@ -211,11 +211,6 @@ def _units_found(root: Node, found: dict[str, list[Node]]) -> Iterator[UnitSpan]
         start = inner.start_byte
         while enclosing and start >= enclosing[-1][0]:
             enclosing.pop()
-        is_class = inner.type == "class_definition"
-        if is_class:
-            kind: UnitKind = "class"
-        else:
-            kind = "method" if enclosing and enclosing[-1][2] else "function"
         qualname = (enclosing[-1][1] + "." if enclosing else "") + _name(inner)
         outer = decorated.get(start)
         decorators: tuple[Node, ...] = ()
@@ -223,15 +218,28 @@ def _units_found(root: Node, found: dict[str, list[Node]]) -> Iterator[UnitSpan]
             outer = inner
         else:
             decorators = tuple(c for c in outer.children if c.type == "decorator")
-        yield UnitSpan(
-            qualname=qualname,
-            kind=kind,
-            start_line=outer.start_point[0] + 1,
-            end_line=outer.end_point[0] + 1,
-            node=inner,
-            decorators=decorators,
-        )
-        enclosing.append((inner.end_byte, qualname, is_class))
+        in_class = bool(enclosing) and enclosing[-1][2]
+        yield _span(inner, outer, qualname, in_class, decorators)
+        enclosing.append((inner.end_byte, qualname, inner.type == "class_definition"))
+
+
+def _span(
+    inner: Node, outer: Node, qualname: str, in_class: bool, decorators: tuple[Node, ...]
+) -> UnitSpan:
+    """A def or class as a unit: `outer` is the definition with its decorators."""
+    kind: UnitKind
+    if inner.type == "class_definition":
+        kind = "class"
+    else:
+        kind = "method" if in_class else "function"
+    return UnitSpan(
+        qualname=qualname,
+        kind=kind,
+        start_line=outer.start_point[0] + 1,
+        end_line=outer.end_point[0] + 1,
+        node=inner,
+        decorators=decorators,
+    )
 
 
 def _definitions(container: Node, prefix: str, in_class: bool) -> Iterator[UnitSpan]:
@@ -242,19 +250,7 @@ def _definitions(container: Node, prefix: str, in_class: bool) -> Iterator[UnitS
         inner, decorators = unwrap_definition(child)
         if inner is not None and inner.type in _DEFINITIONS:
             qualname = prefix + _name(inner)
-            outer = child
-            if inner.type == "class_definition":
-                kind: UnitKind = "class"
-            else:
-                kind = "method" if in_class else "function"
-            yield UnitSpan(
-                qualname=qualname,
-                kind=kind,
-                start_line=outer.start_point[0] + 1,
-                end_line=outer.end_point[0] + 1,
-                node=inner,
-                decorators=decorators,
-            )
+            yield _span(inner, child, qualname, in_class, decorators)
             body = inner.child_by_field_id(_F_BODY)
             if body is not None:
                 yield from _definitions(
