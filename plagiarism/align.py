@@ -19,6 +19,7 @@ import heapq
 import keyword
 import struct
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,8 +34,10 @@ from plagiarism.normalize import PLACEHOLDERS, STRING
 # A unit longer than this is aligned on its first MAX_TOKENS tokens only, so one generated
 # 50,000-token function cannot stall a run; the cut is reported as a warning by the caller.
 MAX_TOKENS = 20_000
-# At most this many occurrences of one seed gram in A are tried per position of B:
-# a gram repeated hundreds of times is an idiom, not evidence.
+# At most this many occurrences of one seed gram in A are tried per position of B: a gram
+# repeated hundreds of times is an idiom, not evidence. They are the ones nearest the
+# position in A that B's position maps to (scaled by the lengths): a copied table of
+# hundreds of alike lines finds its own line, not only the first 64.
 MAX_SEED_OCCURRENCES = 64
 # From this many tokens (both sides) seeds are found over numpy arrays of symbol ids: the
 # same seeds, without a Python step per position and per token of extension. Below it the
@@ -261,10 +264,16 @@ def _free_run(used_a: bytearray, used_b: bytearray, j: int, i: int, length: int)
     return start, end
 
 
+def _window(at: int, count: int) -> int:
+    """Where the MAX_SEED_OCCURRENCES occurrences tried start, among `count` sorted ones:
+    centred on `at` (the first at or after the mapped position), kept inside the list."""
+    return min(max(0, at - MAX_SEED_OCCURRENCES // 2), count - MAX_SEED_OCCURRENCES)
+
+
 def _seeds(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[tuple[int, int, int]]:
     """Every left-maximal common run seeded by a gram of `min_match` tokens, as
-    (-length, b_start, a_start): at most MAX_SEED_OCCURRENCES occurrences in A (the first
-    ones) per position of B."""
+    (-length, b_start, a_start): at most MAX_SEED_OCCURRENCES occurrences in A per
+    position of B (see `_window`)."""
     na, nb = len(a), len(b)
     seeds: dict[tuple[str, ...], list[int]] = {}
     for j in range(na - min_match + 1):
@@ -274,7 +283,10 @@ def _seeds(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[tuple
         starts = seeds.get(b[i : i + min_match])
         if not starts:
             continue
-        for j in starts[:MAX_SEED_OCCURRENCES]:
+        if len(starts) > MAX_SEED_OCCURRENCES:
+            first = _window(bisect_left(starts, i * na // nb), len(starts))
+            starts = starts[first : first + MAX_SEED_OCCURRENCES]
+        for j in starts:
             if i > 0 and j > 0 and a[j - 1] == b[i - 1]:
                 continue  # not left-maximal: found from an earlier seed
             length = min_match
@@ -322,11 +334,26 @@ def _array_seeds(
     could only change which occurrences the cap tries, at odds near n**2 / 2**64)."""
     ia, ib = _id_array(a), _id_array(b)
     ha, hb = _gram_hashes(a, min_match), _gram_hashes(b, min_match)
-    # Occurrences in A of each gram, in A's order (stable sort), first MAX_SEED_OCCURRENCES.
+    # Occurrences in A of each gram, in A's order (stable sort); where a gram occurs more
+    # than MAX_SEED_OCCURRENCES times, the window `_window` picks.
     order = np.argsort(ha, kind="stable")
     sorted_a = ha[order]
     lo = np.searchsorted(sorted_a, hb, "left")
-    count = np.minimum(np.searchsorted(sorted_a, hb, "right") - lo, MAX_SEED_OCCURRENCES)
+    every = np.searchsorted(sorted_a, hb, "right") - lo
+    count = np.minimum(every, MAX_SEED_OCCURRENCES)
+    crowded = np.flatnonzero(every > MAX_SEED_OCCURRENCES)
+    if len(crowded):
+        # Within a gram's run the positions ascend: key (gram number, position) finds, for
+        # each crowded B position, the first occurrence at or after its mapped position.
+        gram_no = np.cumsum(np.r_[0, sorted_a[1:] != sorted_a[:-1]])
+        keys = gram_no * (len(ha) + 1) + order
+        target = crowded * len(a) // len(b)
+        at = np.searchsorted(keys, gram_no[lo[crowded]] * (len(ha) + 1) + target) - lo[crowded]
+        start = np.minimum(
+            np.maximum(0, at - MAX_SEED_OCCURRENCES // 2), every[crowded] - MAX_SEED_OCCURRENCES
+        )
+        lo = lo.copy()
+        lo[crowded] += start
     total = int(count.sum())
     firsts = np.cumsum(count) - count
     rank = np.arange(total) - np.repeat(firsts, count)
