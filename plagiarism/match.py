@@ -287,6 +287,10 @@ class Matching:
 # whose code says little (see `judge`). 2: shared upstream code with one reworded error
 # message (`get_2d_sincos_pos_embed_from_grid` in transformers and diffusers) is still found.
 MIN_STRINGS = 2
+# Share of a repetitive match's aligned names that must be the same on both sides for it to
+# be a copy anyway, and how many distinct names that takes (see `judge`).
+KEPT_NAMES = 0.8
+MIN_KEPT_NAMES = 4
 # Matched tokens per distinct k-gram above which a match is repetitive (see
 # `Settings.min_distinct_grams`): real code of any length has nearly one gram per token.
 REPETITIVE = 0.5
@@ -384,7 +388,14 @@ def build(
                 return False
             if same >= MIN_STRINGS and not different:
                 return True
-        return found >= need or not repetitive
+        if found >= need or not repetitive:
+            return True
+        # Repetitive code that kept its names is still a copy: the same forty fields (or
+        # dummy classes) under the same names in the same order is no house style.
+        # (Several names: `self`, `x` and `forward` are every torch module's.)
+        faced = names(s)
+        kept = [c for (na, nb), c in faced.items() if na == nb]
+        return len(kept) >= MIN_KEPT_NAMES and sum(kept) >= KEPT_NAMES * sum(faced.values())
 
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))

@@ -229,3 +229,17 @@ def test_shared_code_with_one_reworded_message_is_still_a_finding(tmp_path: Path
     b = _side(tmp_path / "b", {"n.py": reworded})
     r = compare(a, b, Settings(jobs=1, use_cache=False))
     assert any(p.b.name == "grid_embed" and not p.backed_only for p in r.pairs)
+
+
+def test_repetitive_code_copied_with_its_names_is_a_finding(tmp_path: Path) -> None:
+    # An option class of alike fields with no prose to compare: repetitive, so it needs
+    # more than its tokens; the same field names in the same order make it a copy (the
+    # house-style test above, with other names, stays quiet).
+    fields = ["lr", "warmup", "decay", "epochs", "batch", "accum", "seed", "workers"]
+    lines = ["from dataclasses import dataclass, field", "", "", "@dataclass", "class Train:"]
+    lines += [f"    {n}: int = field(default=None, metadata={{'group': 'train'}})" for n in fields]
+    body = "\n".join(lines) + "\n"
+    a = _side(tmp_path / "a", {"pkg/options.py": body})
+    b = _side(tmp_path / "b", {"lib/knobs.py": body.replace("Train", "Knobs")})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    assert any(p.b.name == "Knobs" and not p.backed_only for p in r.pairs)
