@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,14 +195,40 @@ def load_tokenizer(found: Found) -> tuple[TokenizerData | None, list[Warning]]:
             read.append("tokenizer.json")
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             warn("tokenizer.json", f"unreadable tokenizer.json: {exc}"[:300])
-    if not vocab and "vocab.json" in files:
+
+    def json_part(name: str, use: Callable[[dict[str, Any]], None]) -> None:
+        """One JSON file of the folder into `use`, when it holds an object: a file that
+        cannot be read (or used) is a warning naming it, never an error."""
+        if name not in files:
+            return
         try:
-            data = _read_json(files["vocab.json"])
+            data = _read_json(files[name])
             if isinstance(data, dict):
-                vocab = {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
-                read.append("vocab.json")
+                use(data)
+                read.append(name)
         except (OSError, ValueError) as exc:
-            warn("vocab.json", f"unreadable vocab.json: {exc}"[:300])
+            warn(name, f"unreadable {name}: {exc}"[:300])
+
+    def use_vocab(data: dict[str, Any]) -> None:
+        nonlocal vocab
+        vocab = {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
+
+    def use_config(data: dict[str, Any]) -> None:
+        nonlocal tokenizer_class
+        decoder = data.get("added_tokens_decoder")
+        if isinstance(decoder, dict):
+            for key, tok in decoder.items():
+                add(_content(tok), int(key) if str(key).isdigit() else None)
+        roles_from(data)
+        if isinstance(data.get("tokenizer_class"), str):
+            tokenizer_class = data["tokenizer_class"]
+
+    def use_added(data: dict[str, Any]) -> None:
+        for content, tid in data.items():
+            add(str(content), tid)
+
+    if not vocab:
+        json_part("vocab.json", use_vocab)
     if not vocab and "vocab.txt" in files:
         try:
             lines = files["vocab.txt"].read_text(encoding="utf-8").split("\n")
@@ -225,38 +251,9 @@ def load_tokenizer(found: Found) -> tuple[TokenizerData | None, list[Warning]]:
             read.append("merges.txt")
         except (OSError, UnicodeDecodeError) as exc:
             warn("merges.txt", f"unreadable merges.txt: {exc}"[:300])
-    if "tokenizer_config.json" in files:
-        try:
-            data = _read_json(files["tokenizer_config.json"])
-            if isinstance(data, dict):
-                decoder = data.get("added_tokens_decoder")
-                if isinstance(decoder, dict):
-                    for key, tok in decoder.items():
-                        tid = int(key) if str(key).isdigit() else None
-                        add(_content(tok), tid)
-                roles_from(data)
-                if isinstance(data.get("tokenizer_class"), str):
-                    tokenizer_class = data["tokenizer_class"]
-                read.append("tokenizer_config.json")
-        except (OSError, ValueError) as exc:
-            warn("tokenizer_config.json", f"unreadable tokenizer_config.json: {exc}"[:300])
-    if "special_tokens_map.json" in files:
-        try:
-            data = _read_json(files["special_tokens_map.json"])
-            if isinstance(data, dict):
-                roles_from(data)
-                read.append("special_tokens_map.json")
-        except (OSError, ValueError) as exc:
-            warn("special_tokens_map.json", f"unreadable special_tokens_map.json: {exc}"[:300])
-    if "added_tokens.json" in files:
-        try:
-            data = _read_json(files["added_tokens.json"])
-            if isinstance(data, dict):
-                for content, tid in data.items():
-                    add(str(content), tid)
-                read.append("added_tokens.json")
-        except (OSError, ValueError) as exc:
-            warn("added_tokens.json", f"unreadable added_tokens.json: {exc}"[:300])
+    json_part("tokenizer_config.json", use_config)
+    json_part("special_tokens_map.json", roles_from)
+    json_part("added_tokens.json", use_added)
     for name in sorted(n for n in files if n.endswith(SENTENCEPIECE_SUFFIX)):
         if vocab:
             continue  # the JSON files already gave the vocabulary

@@ -166,3 +166,26 @@ def test_unreadable_tokenizer_json_is_a_warning(tmp_path: Path) -> None:
     section, warnings = compare_artifacts(a, b)
     assert section is not None and section["tokenizer"] is None
     assert any(w.path == "tokenizer.json" and w.skipped for w in warnings)
+
+
+def test_the_side_files_of_a_slow_tokenizer_are_read_and_a_broken_one_named(
+    tmp_path: Path,
+) -> None:
+    from plagiarism.artifacts.discover import discover
+    from plagiarism.artifacts.tokenizer import load_tokenizer
+
+    folder = write_tokenizer(tmp_path / "m", ["<|im_start|>"], config_only=True)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["tokenizer_class"] = "OurTokenizer"
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    (folder / "special_tokens_map.json").write_text(json.dumps({"bos_token": "<s>"}))
+    (folder / "added_tokens.json").write_text("{broken")
+    found, _ = discover(folder, "a")
+    data, warnings = load_tokenizer(found)
+    assert data is not None
+    assert data.tokenizer_class == "OurTokenizer"
+    assert data.roles == {"eos_token": EOT, "bos_token": "<s>"}
+    assert data.added[EOT] == len(BASE_VOCAB) and "<s>" in data.added
+    assert "added_tokens.json" not in data.files and "special_tokens_map.json" in data.files
+    assert [w.path for w in warnings] == ["added_tokens.json"]
+    assert "unreadable added_tokens.json" in warnings[0].reason
