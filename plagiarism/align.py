@@ -270,15 +270,25 @@ def _window(at: int, count: int) -> int:
     return min(max(0, at - MAX_SEED_OCCURRENCES // 2), count - MAX_SEED_OCCURRENCES)
 
 
-def _seeds(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[tuple[int, int, int]]:
-    """Every left-maximal common run seeded by a gram of `min_match` tokens, as
-    (-length, b_start, a_start): at most MAX_SEED_OCCURRENCES occurrences in A per
-    position of B (see `_window`)."""
+# A run waiting to be taken: (-length, b_start, distance of a_start from b_start's mapped
+# place in A, a_start). Heap order: longest first, then earliest in B, then (among equal
+# runs, as in a repeated table) the one nearest its own place, so a copied table pairs
+# line with line rather than every stretch with A's first lines.
+Run = tuple[int, int, int, int]
+
+
+def _run(neg: int, i: int, j: int, na: int, nb: int) -> Run:
+    return (neg, i, abs(j - i * na // nb), j)
+
+
+def _seeds(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[Run]:
+    """Every left-maximal common run seeded by a gram of `min_match` tokens (see `Run`):
+    at most MAX_SEED_OCCURRENCES occurrences in A per position of B (see `_window`)."""
     na, nb = len(a), len(b)
     seeds: dict[tuple[str, ...], list[int]] = {}
     for j in range(na - min_match + 1):
         seeds.setdefault(a[j : j + min_match], []).append(j)
-    heap: list[tuple[int, int, int]] = []
+    heap: list[Run] = []
     for i in range(nb - min_match + 1):
         starts = seeds.get(b[i : i + min_match])
         if not starts:
@@ -292,7 +302,7 @@ def _seeds(a: tuple[str, ...], b: tuple[str, ...], min_match: int) -> list[tuple
             length = min_match
             while i + length < nb and j + length < na and a[j + length] == b[i + length]:
                 length += 1
-            heap.append((-length, i, j))
+            heap.append(_run(-length, i, j, na, nb))
     return heap
 
 
@@ -327,8 +337,8 @@ def _gram_hashes(syms: tuple[str, ...], k: int) -> npt.NDArray[np.uint64]:
 
 def _array_seeds(
     a: tuple[str, ...], b: tuple[str, ...], min_match: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """`_seeds` over arrays, sorted in heap order (as -length, b_start, a_start arrays).
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """`_seeds` over arrays, sorted in heap order (the four fields of `Run` as arrays).
     Grams are matched by a 64-bit hash and every run's length is measured from its first
     token, so a hash collision yields a run shorter than `min_match`, which is dropped (it
     could only change which occurrences the cap tries, at odds near n**2 / 2**64)."""
@@ -366,8 +376,9 @@ def _array_seeds(
     length = _common_lengths(ia, ib, j, i)
     keep = length >= min_match
     neg, i, j = -length[keep], i[keep], j[keep]
-    order = np.lexsort((j, i, neg))  # heap order: longest first, then by position in B, A
-    return neg[order], i[order], j[order]
+    off = np.abs(j - i * len(a) // len(b))
+    order = np.lexsort((j, off, i, neg))  # heap order (see `Run`)
+    return neg[order], i[order], off[order], j[order]
 
 
 def _common_lengths(
@@ -413,89 +424,89 @@ def tile(
         used_a[done.a : done.a + done.length] = b"\x01" * done.length
         used_b[done.b : done.b + done.length] = b"\x01" * done.length
     tiles: list[Tile] = []
+    taking = _Taking(used_a, used_b, tiles, min_match, na, nb)
     if na + nb >= ARRAY_SEEDS_FROM:
-        _take_sorted(_array_seeds(a, b, min_match), used_a, used_b, tiles, min_match)
+        taking.sorted(_array_seeds(a, b, min_match))
     else:
         heap = _seeds(a, b, min_match)
         heapq.heapify(heap)
         while heap:
-            _take(heapq.heappop(heap), heap, used_a, used_b, tiles, min_match)
+            taking.take(heapq.heappop(heap), heap)
     tiles.sort(key=lambda t: t.b)
     return tiles
 
 
-def _take(
-    run: tuple[int, int, int],
-    heap: list[tuple[int, int, int]],
-    used_a: bytearray,
-    used_b: bytearray,
-    tiles: list[Tile],
-    min_match: int,
-) -> bool:
-    """Make the longest remaining run (-length, b_start, a_start) a tile if it is still
-    free on both sides, else put its free parts back on `heap`; True when a tile was made."""
-    neg, i, j = run
-    length = -neg
-    # Trim to the longest free run starting at the first free position. The scans jump
-    # over used and free stretches with bytearray.find (C) rather than token by token:
-    # in a repetitive file most popped runs lie mostly on used tokens.
-    start, end = _free_run(used_a, used_b, j, i, length)
-    free = end - start
-    if free < min_match:
-        # The remainder after a collision may still hold a long free run.
-        if end < length and length - end >= min_match:
-            heapq.heappush(heap, (-(length - end), i + end, j + end))
-        return False
-    if start > 0 or end < length:
-        heapq.heappush(heap, (-free, i + start, j + start))
-        if end < length and length - end >= min_match:
-            heapq.heappush(heap, (-(length - end), i + end, j + end))
-        return False
-    used_a[j : j + length] = b"\x01" * length
-    used_b[i : i + length] = b"\x01" * length
-    tiles.append(Tile(a=j, b=i, length=length))
-    return True
+@dataclass(slots=True)
+class _Taking:
+    """The greedy loop: runs taken longest first onto positions still free on both sides."""
 
+    used_a: bytearray
+    used_b: bytearray
+    tiles: list[Tile]
+    min_match: int
+    na: int
+    nb: int
 
-def _take_sorted(
-    seeds: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    used_a: bytearray,
-    used_b: bytearray,
-    tiles: list[Tile],
-    min_match: int,
-) -> None:
-    """`_take` over seeds already in heap order, merged with the heap of trimmed runs.
+    def take(self, run: Run, heap: list[Run]) -> bool:
+        """Make `run` a tile if it is still free on both sides, else put its free parts
+        back on `heap`; True when a tile was made."""
+        neg, i, _, j = run
+        length, min_match = -neg, self.min_match
+        # Trim to the longest free run starting at the first free position. The scans jump
+        # over used and free stretches with bytearray.find (C) rather than token by token:
+        # in a repetitive file most popped runs lie mostly on used tokens.
+        start, end = _free_run(self.used_a, self.used_b, j, i, length)
+        free = end - start
+        if free < min_match:
+            # The remainder after a collision may still hold a long free run.
+            if end < length and length - end >= min_match:
+                heapq.heappush(heap, _run(-(length - end), i + end, j + end, self.na, self.nb))
+            return False
+        if start > 0 or end < length:
+            heapq.heappush(heap, _run(-free, i + start, j + start, self.na, self.nb))
+            if end < length and length - end >= min_match:
+                heapq.heappush(heap, _run(-(length - end), i + end, j + end, self.na, self.nb))
+            return False
+        self.used_a[j : j + length] = b"\x01" * length
+        self.used_b[i : i + length] = b"\x01" * length
+        self.tiles.append(Tile(a=j, b=i, length=length))
+        return True
 
-    In a repetitive pair most seeds are repeats of a gram whose every position on one side
-    a longer tile has already taken; such a run can never become a tile again (positions
-    are only ever taken), so each batch of seeds is checked against counts of taken
-    positions in numpy and only the others are visited one by one.
-    """
-    neg, ib, ja = seeds
-    length = -neg
-    n = len(neg)
-    runs = list(zip(neg.tolist(), ib.tolist(), ja.tolist(), strict=True))
-    view_a = np.frombuffer(used_a, dtype=np.uint8)
-    view_b = np.frombuffer(used_b, dtype=np.uint8)
-    heap: list[tuple[int, int, int]] = []
-    p, batch, changed = 0, 64, True
-    taken_a = taken_b = np.zeros(1, dtype=np.int64)
-    while p < n:
-        q = min(n, p + batch)
-        if changed:
-            taken_a = np.concatenate(([0], np.cumsum(view_a, dtype=np.int64)))
-            taken_b = np.concatenate(([0], np.cumsum(view_b, dtype=np.int64)))
-            changed = False
-        lq, iq, jq = length[p:q], ib[p:q], ja[p:q]
-        blocked = (taken_b[iq + lq] - taken_b[iq] == lq) | (taken_a[jq + lq] - taken_a[jq] == lq)
-        for k in (np.flatnonzero(~blocked) + p).tolist():
-            run = runs[k]
-            while heap and heap[0] < run:
-                changed |= _take(heapq.heappop(heap), heap, used_a, used_b, tiles, min_match)
-            changed |= _take(run, heap, used_a, used_b, tiles, min_match)
-        p, batch = q, min(4 * batch, 4096)
-    while heap:
-        _take(heapq.heappop(heap), heap, used_a, used_b, tiles, min_match)
+    def sorted(self, seeds: tuple[npt.NDArray[np.int64], ...]) -> None:
+        """`take` over seeds already in heap order, merged with the heap of trimmed runs.
+
+        In a repetitive pair most seeds are repeats of a gram whose every position on one
+        side a longer tile has already taken; such a run can never become a tile again
+        (positions are only ever taken), so each batch of seeds is checked against counts
+        of taken positions in numpy and only the others are visited one by one.
+        """
+        neg, ib, off, ja = seeds
+        length = -neg
+        n = len(neg)
+        runs = list(zip(neg.tolist(), ib.tolist(), off.tolist(), ja.tolist(), strict=True))
+        view_a = np.frombuffer(self.used_a, dtype=np.uint8)
+        view_b = np.frombuffer(self.used_b, dtype=np.uint8)
+        heap: list[Run] = []
+        p, batch, changed = 0, 64, True
+        taken_a = taken_b = np.zeros(1, dtype=np.int64)
+        while p < n:
+            q = min(n, p + batch)
+            if changed:
+                taken_a = np.concatenate(([0], np.cumsum(view_a, dtype=np.int64)))
+                taken_b = np.concatenate(([0], np.cumsum(view_b, dtype=np.int64)))
+                changed = False
+            lq, iq, jq = length[p:q], ib[p:q], ja[p:q]
+            blocked = (taken_b[iq + lq] - taken_b[iq] == lq) | (
+                taken_a[jq + lq] - taken_a[jq] == lq
+            )
+            for k in (np.flatnonzero(~blocked) + p).tolist():
+                run = runs[k]
+                while heap and heap[0] < run:
+                    changed |= self.take(heapq.heappop(heap), heap)
+                changed |= self.take(run, heap)
+            p, batch = q, min(4 * batch, 4096)
+        while heap:
+            self.take(heapq.heappop(heap), heap)
 
 
 def _bridges(a: tuple[str, ...], b: tuple[str, ...], runs: list[Tile]) -> list[Tile]:
