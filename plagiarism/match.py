@@ -296,6 +296,78 @@ MIN_KEPT_NAMES = 4
 REPETITIVE = 0.5
 
 
+class _Findings:
+    """Whether a scored pair is a finding: over the threshold, not scored on context tiles,
+    and large enough, or a whole small unit that says enough (see `small_copy`); the
+    content, repetition, prose and kept-name rules in `_judge`. Each pair is judged once
+    (the pairs loop asks twice), a whole matched unit's grams counted once per unit."""
+
+    def __init__(
+        self,
+        units_a: Sequence[Unit],
+        units_b: Sequence[Unit],
+        settings: Settings,
+        names: _Names,
+    ) -> None:
+        self.units_a, self.units_b = units_a, units_b
+        self.settings = settings
+        self.names = names
+        self._verdicts: dict[tuple[int, int, bool], bool] = {}
+        self._whole_grams: dict[int, int] = {}  # B unit -> distinct grams of the whole unit
+
+    def __call__(self, s: Scored) -> bool:
+        key = (s.a, s.b, s.context)
+        got = self._verdicts.get(key)
+        if got is None:
+            got = self._verdicts[key] = self._judge(s)
+        return got
+
+    def _distinct(self, s: Scored) -> int:
+        syms = self.units_b[s.b].tokens.syms
+        tiles = s.alignment.tiles
+        k, need = self.settings.kgram, self.settings.min_distinct_grams
+        if len(tiles) == 1 and tiles[0].b == 0 and tiles[0].length == len(syms):
+            # A whole unit matched (every twin): counted once per unit, not per pair.
+            got = self._whole_grams.get(s.b)
+            if got is None:
+                got = self._whole_grams[s.b] = distinct_grams(syms, tiles, k, need)
+            return got
+        return distinct_grams(syms, tiles, k, need)
+
+    def _judge(self, s: Scored) -> bool:
+        settings = self.settings
+        if s.alignment.score < settings.pair_threshold or s.context:
+            return False
+        ua, ub = self.units_a[s.a], self.units_b[s.b]
+        syms = ub.tokens.syms
+        need = settings.min_content_anchors
+        if need and content_anchors(syms, s.alignment.tiles, need) < need:
+            return False
+        if len(syms) < settings.min_unit_tokens:
+            return small_copy(ua, ub, s.alignment, settings)
+        # Only repetition is held against a pair: a short copy has few grams because it is
+        # short, a config class because it says one thing forty times.
+        need = settings.min_distinct_grams
+        found = self._distinct(s) if need else 0
+        repetitive = bool(need) and found < REPETITIVE * s.alignment.matched
+        if repetitive or len(syms) < 2 * settings.min_unit_tokens:
+            # Where the code says little, its prose decides: help texts and messages all
+            # different is two honest option classes, all the same is a copy.
+            same, different = string_agreement(ua.tokens, ub.tokens, s.alignment.tiles)
+            if different >= MIN_STRINGS and not same:
+                return False
+            if same >= MIN_STRINGS and not different:
+                return True
+        if found >= need or not repetitive:
+            return True
+        # Repetitive code that kept its names is still a copy: the same forty fields (or
+        # dummy classes) under the same names in the same order is no house style.
+        # (Several names: `self`, `x` and `forward` are every torch module's.)
+        faced = self.names(s)
+        kept = [c for (na, nb), c in faced.items() if na == nb]
+        return len(kept) >= MIN_KEPT_NAMES and sum(kept) >= KEPT_NAMES * sum(faced.values())
+
+
 def build(
     units_a: Sequence[Unit],
     units_b: Sequence[Unit],
@@ -340,63 +412,7 @@ def build(
         if s.a in used_a and s.alignment.matched > 0:
             extra[s.b] = s
 
-    verdicts: dict[tuple[int, int, bool], bool] = {}
-    whole_grams: dict[int, int] = {}  # B unit -> distinct grams of the whole unit (capped)
-
-    def distinct(s: Scored) -> int:
-        syms = units_b[s.b].tokens.syms
-        tiles = s.alignment.tiles
-        need = settings.min_distinct_grams
-        if len(tiles) == 1 and tiles[0].b == 0 and tiles[0].length == len(syms):
-            # A whole unit matched (every twin): counted once per unit, not per pair.
-            got = whole_grams.get(s.b)
-            if got is None:
-                got = whole_grams[s.b] = distinct_grams(syms, tiles, settings.kgram, need)
-            return got
-        return distinct_grams(syms, tiles, settings.kgram, need)
-
-    def is_finding(s: Scored) -> bool:
-        """Over the threshold, not scored on context tiles, and large enough, or a whole
-        small unit that says enough (see `small_copy`)."""
-        key = (s.a, s.b, s.context)
-        got = verdicts.get(key)
-        if got is None:
-            got = verdicts[key] = judge(s)
-        return got
-
-    def judge(s: Scored) -> bool:
-        if s.alignment.score < threshold or s.context:
-            return False
-        syms = units_b[s.b].tokens.syms
-        need = settings.min_content_anchors
-        if need and content_anchors(syms, s.alignment.tiles, need) < need:
-            return False
-        if len(syms) < settings.min_unit_tokens:
-            return small_copy(units_a[s.a], units_b[s.b], s.alignment, settings)
-        need = settings.min_distinct_grams
-        # Only repetition is held against a pair: a short copy has few grams because it is
-        # short, a config class because it says one thing forty times.
-        found = distinct(s) if need else need
-        repetitive = bool(need) and found < REPETITIVE * s.alignment.matched
-        if repetitive or len(syms) < 2 * settings.min_unit_tokens:
-            # Where the code says little, its prose decides: help texts and messages all
-            # different is two honest option classes, all the same is a copy.
-            same, different = string_agreement(
-                units_a[s.a].tokens, units_b[s.b].tokens, s.alignment.tiles
-            )
-            if different >= MIN_STRINGS and not same:
-                return False
-            if same >= MIN_STRINGS and not different:
-                return True
-        if found >= need or not repetitive:
-            return True
-        # Repetitive code that kept its names is still a copy: the same forty fields (or
-        # dummy classes) under the same names in the same order is no house style.
-        # (Several names: `self`, `x` and `forward` are every torch module's.)
-        faced = names(s)
-        kept = [c for (na, nb), c in faced.items() if na == nb]
-        return len(kept) >= MIN_KEPT_NAMES and sum(kept) >= KEPT_NAMES * sum(faced.values())
-
+    is_finding = _Findings(units_a, units_b, settings, names)
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
     file_of_pair: Counter[tuple[str, str]] = Counter()
