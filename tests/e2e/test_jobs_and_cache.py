@@ -197,7 +197,7 @@ def test_a_dask_cluster_gives_the_same_result_as_this_machine(
     local = compare(a, b, Settings(cache_dir=tmp_path / "local", jobs=1), executor=Serial())
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
