@@ -273,9 +273,11 @@ def run() -> NoReturn:
         main()
         code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if exc.code is not None and not isinstance(exc.code, int):
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:  # `sys.exit("message")`: printed, and 1, as Python itself would
             print(exc.code, file=sys.stderr)
+            code = 1
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)  # a profiler or coverage writes its data at a normal exit
     for stream in (sys.stdout, sys.stderr):
