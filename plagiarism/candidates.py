@@ -102,9 +102,10 @@ class Bands:
         keys = self._band_keys(q[None, :])[0]
         lo = np.searchsorted(self._sorted, keys, side="left")
         hi = np.searchsorted(self._sorted, keys, side="right")
-        if not (hi > lo).any():
+        hit = hi > lo
+        if not hit.any():
             return np.zeros(0, dtype=np.int64)
-        entries = np.concatenate([self._order[s:e] for s, e in zip(lo, hi, strict=True) if e > s])
+        entries = self._order[_ranges(lo[hit], hi[hit])]
         units, band = np.divmod(entries, self.bands)
         cols = band[:, None] * self.rows + np.arange(self.rows)
         same = (self._sigs[units[:, None], cols] == q[cols]).all(axis=1)
