@@ -336,20 +336,97 @@ def _gram_hashes(syms: tuple[str, ...], k: int) -> npt.NDArray[np.uint64]:
 
 
 def _array_seeds(
-    a: tuple[str, ...], b: tuple[str, ...], min_match: int
+    a: tuple[str, ...],
+    b: tuple[str, ...],
+    min_match: int,
+    used: tuple[bytearray, bytearray] | None = None,
 ) -> tuple[npt.NDArray[np.int64], ...]:
     """`_seeds` over arrays, sorted in heap order (the four fields of `Run` as arrays).
     Grams are matched by a 64-bit hash and every run's length is measured from its first
     token, so a hash collision yields a run shorter than `min_match`, which is dropped (it
-    could only change which occurrences the cap tries, at odds near n**2 / 2**64)."""
+    could only change which occurrences the cap tries, at odds near n**2 / 2**64).
+
+    With `used` (positions already taken on A and on B), seeds whose run lies wholly on
+    taken positions of either side are left out: the greedy loop would skip them anyway
+    (`_Taking.sorted`), and in the short pass after a near-verbatim first pass they are
+    nearly all of them."""
     ia, ib = _id_array(a), _id_array(b)
-    ha, hb = _gram_hashes(a, min_match), _gram_hashes(b, min_match)
+    i, j = _seed_pairs(a, b, min_match)
+    # Left-maximal: at either start, or preceded by different symbols.
+    left = (i == 0) | (j == 0)
+    left |= ia[np.maximum(j - 1, 0)] != ib[np.maximum(i - 1, 0)]
+    i, j = i[left], j[left]
+    if used is not None:
+        i, j = _unblocked(a, b, j, i, used)
+    length = _common_lengths(ia, ib, j, i)
+    keep = length >= min_match
+    neg, i, j = -length[keep], i[keep], j[keep]
+    off = np.abs(j - i * len(a) // len(b))
+    order = np.lexsort((j, off, i, neg))  # heap order (see `Run`)
+    return neg[order], i[order], off[order], j[order]
+
+
+def _seed_pairs(
+    a: tuple[str, ...], b: tuple[str, ...], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every (i in B, j in A) whose grams of `k` tokens hash alike, at most
+    MAX_SEED_OCCURRENCES of them per position of B (see `_window`), in no set order."""
+    ha, hb = _gram_hashes(a, k), _gram_hashes(b, k)
+    if len(hb) <= 4 * len(ha):
+        return _pairs_from_b(ha, hb, np.arange(len(hb)), len(a), len(b))
+    # A short unit against a long one (a helper against a 10,000-token module): A's few
+    # grams are looked up among B's, sorted once per B stream, rather than B's many grams
+    # among A's. Grams that A repeats past the cap still take the B-side search, which
+    # picks the occurrences nearest each B position.
+    order_b, sorted_b = _sorted_grams(b, k)
+    lo = np.searchsorted(sorted_b, ha, "left")
+    in_b = np.searchsorted(sorted_b, ha, "right") - lo
+    sorted_a = np.sort(ha)
+    in_a = np.searchsorted(sorted_a, ha, "right") - np.searchsorted(sorted_a, ha, "left")
+    plain = np.flatnonzero(in_a <= MAX_SEED_OCCURRENCES)
+    count = in_b[plain]
+    j = np.repeat(plain, count)
+    i = order_b[np.repeat(lo[plain], count) + _ranks(count)]
+    crowded = np.unique(ha[in_a > MAX_SEED_OCCURRENCES])
+    if len(crowded):
+        start = np.searchsorted(sorted_b, crowded, "left")
+        count = np.searchsorted(sorted_b, crowded, "right") - start
+        positions = np.sort(order_b[np.repeat(start, count) + _ranks(count)])
+        i2, j2 = _pairs_from_b(ha, hb, positions, len(a), len(b))
+        i, j = np.concatenate((i, i2)), np.concatenate((j, j2))
+    return i, j
+
+
+def _ranks(count: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """0, 1, ..., count[0] - 1, 0, 1, ..., count[1] - 1, ...: offsets within repeated runs."""
+    firsts = np.cumsum(count) - count
+    return np.arange(int(count.sum())) - np.repeat(firsts, count)
+
+
+@lru_cache(maxsize=64)
+def _sorted_grams(
+    syms: tuple[str, ...], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    h = _gram_hashes(syms, k)
+    order = np.argsort(h, kind="stable").astype(np.int64)
+    return order, h[order]
+
+
+def _pairs_from_b(
+    ha: npt.NDArray[np.uint64],
+    hb: npt.NDArray[np.uint64],
+    positions: npt.NDArray[np.int64],
+    na: int,
+    nb: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The seed pairs of the given B positions, each B gram searched among A's."""
     # Occurrences in A of each gram, in A's order (stable sort); where a gram occurs more
     # than MAX_SEED_OCCURRENCES times, the window `_window` picks.
     order = np.argsort(ha, kind="stable")
     sorted_a = ha[order]
-    lo = np.searchsorted(sorted_a, hb, "left")
-    every = np.searchsorted(sorted_a, hb, "right") - lo
+    grams = hb[positions]
+    lo = np.searchsorted(sorted_a, grams, "left")
+    every = np.searchsorted(sorted_a, grams, "right") - lo
     count = np.minimum(every, MAX_SEED_OCCURRENCES)
     crowded = np.flatnonzero(every > MAX_SEED_OCCURRENCES)
     if len(crowded):
@@ -357,28 +434,77 @@ def _array_seeds(
         # each crowded B position, the first occurrence at or after its mapped position.
         gram_no = np.cumsum(np.r_[0, sorted_a[1:] != sorted_a[:-1]])
         keys = gram_no * (len(ha) + 1) + order
-        target = crowded * len(a) // len(b)
+        target = positions[crowded] * na // nb
         at = np.searchsorted(keys, gram_no[lo[crowded]] * (len(ha) + 1) + target) - lo[crowded]
         start = np.minimum(
             np.maximum(0, at - MAX_SEED_OCCURRENCES // 2), every[crowded] - MAX_SEED_OCCURRENCES
         )
         lo = lo.copy()
         lo[crowded] += start
-    total = int(count.sum())
-    firsts = np.cumsum(count) - count
-    rank = np.arange(total) - np.repeat(firsts, count)
-    i = np.repeat(np.arange(len(hb)), count)
-    j = order[np.repeat(lo, count) + rank]
-    # Left-maximal: at either start, or preceded by different symbols.
-    left = (i == 0) | (j == 0)
-    left |= ia[np.maximum(j - 1, 0)] != ib[np.maximum(i - 1, 0)]
-    i, j = i[left], j[left]
-    length = _common_lengths(ia, ib, j, i)
-    keep = length >= min_match
-    neg, i, j = -length[keep], i[keep], j[keep]
-    off = np.abs(j - i * len(a) // len(b))
-    order = np.lexsort((j, off, i, neg))  # heap order (see `Run`)
-    return neg[order], i[order], off[order], j[order]
+    i = np.repeat(positions, count)
+    j = order[np.repeat(lo, count) + _ranks(count)]
+    return i, j
+
+
+def _taken_ahead(used: bytearray) -> npt.NDArray[np.int64]:
+    """For each position, how many positions from it on are taken before a free one."""
+    flags = np.frombuffer(used, dtype=np.uint8)
+    free_at = np.flatnonzero(flags == 0)
+    nxt = np.searchsorted(free_at, np.arange(len(flags)))
+    ahead = np.append(free_at, len(flags))[nxt]
+    return ahead - np.arange(len(flags))
+
+
+# Odd, so invertible mod 2**64: slice hashes come from one cumulative sum (see `_slice_sums`).
+_SLICE_BASE = 0x100000001B3
+
+
+@lru_cache(maxsize=64)
+def _slice_sums(syms: tuple[str, ...]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """(G, P) with G[k] = sum of (id[t] + 1) * base**-t over t < k and P[s] = base**s, mod
+    2**64, so (G[s + n] - G[s]) * P[s] hashes the slice of n tokens from s the same
+    wherever it stands: any slice's hash in O(1), to rule seeds out in bulk."""
+    ids = _id_array(syms).astype(np.uint64) + np.uint64(1)
+    n = len(ids)
+    inverse = pow(_SLICE_BASE, -1, 1 << 64)
+    with np.errstate(over="ignore"):
+        down = np.cumprod(np.full(n, inverse, dtype=np.uint64)) * np.uint64(_SLICE_BASE)
+        up = np.ones(n + 1, dtype=np.uint64)
+        up[1:] = np.cumprod(np.full(n, _SLICE_BASE, dtype=np.uint64))
+        sums = np.zeros(n + 1, dtype=np.uint64)
+        sums[1:] = np.cumsum(ids * down)
+    return sums, up
+
+
+def _slice_hash(
+    syms: tuple[str, ...], start: npt.NDArray[np.int64], length: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint64]:
+    sums, up = _slice_sums(syms)
+    with np.errstate(over="ignore"):
+        out: npt.NDArray[np.uint64] = (sums[start + length] - sums[start]) * up[start]
+    return out
+
+
+def _unblocked(
+    a: tuple[str, ...],
+    b: tuple[str, ...],
+    j: npt.NDArray[np.int64],
+    i: npt.NDArray[np.int64],
+    used: tuple[bytearray, bytearray],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The seeds (i in B, j in A) whose common run may reach a free position on both sides.
+
+    A run from (i, j) lies wholly on taken positions of B unless it is longer than the
+    taken stretch ahead of i, so it needs that stretch plus one token in common (likewise
+    on A). A seed is dropped only when those prefixes differ, which unequal slice hashes
+    prove; equal hashes keep it, and its run is then measured token by token."""
+    need = np.maximum(_taken_ahead(used[1])[i], _taken_ahead(used[0])[j])
+    keep = need == 0
+    check = np.flatnonzero(~keep & (i + need < len(b)) & (j + need < len(a)))
+    span = need[check] + 1
+    same = _slice_hash(a, j[check], span) == _slice_hash(b, i[check], span)
+    keep[check[same]] = True
+    return i[keep], j[keep]
 
 
 def _common_lengths(
@@ -425,12 +551,14 @@ def tile(
         used_b[done.b : done.b + done.length] = b"\x01" * done.length
     tiles: list[Tile] = []
     taking = _Taking(used_a, used_b, tiles, min_match, na, nb)
-    if na + nb >= ARRAY_SEEDS_FROM:
-        taking.sorted(_array_seeds(a, b, min_match))
+    if taking.full:
+        pass
+    elif na + nb >= ARRAY_SEEDS_FROM:
+        taking.sorted(_array_seeds(a, b, min_match, (used_a, used_b) if taken else None))
     else:
         heap = _seeds(a, b, min_match)
         heapq.heapify(heap)
-        while heap:
+        while heap and not taking.full:
             taking.take(heapq.heappop(heap), heap)
     tiles.sort(key=lambda t: t.b)
     return tiles
@@ -446,6 +574,16 @@ class _Taking:
     min_match: int
     na: int
     nb: int
+    # Fewer than min_match positions are free on one side: no run can become a tile, so the
+    # loops stop (a small unit of A is used up by its first tiles in a long B).
+    full: bool = False
+    free_a: int = 0
+    free_b: int = 0
+
+    def __post_init__(self) -> None:
+        self.free_a = self.used_a.count(0)
+        self.free_b = self.used_b.count(0)
+        self.full = min(self.free_a, self.free_b) < self.min_match
 
     def take(self, run: Run, heap: list[Run]) -> bool:
         """Make `run` a tile if it is still free on both sides, else put its free parts
@@ -470,15 +608,19 @@ class _Taking:
         self.used_a[j : j + length] = b"\x01" * length
         self.used_b[i : i + length] = b"\x01" * length
         self.tiles.append(Tile(a=j, b=i, length=length))
+        self.free_a -= length
+        self.free_b -= length
+        self.full = min(self.free_a, self.free_b) < min_match
         return True
 
     def sorted(self, seeds: tuple[npt.NDArray[np.int64], ...]) -> None:
         """`take` over seeds already in heap order, merged with the heap of trimmed runs.
 
-        In a repetitive pair most seeds are repeats of a gram whose every position on one
-        side a longer tile has already taken; such a run can never become a tile again
-        (positions are only ever taken), so each batch of seeds is checked against counts
-        of taken positions in numpy and only the others are visited one by one.
+        In a repetitive pair most seeds are repeats of a gram whose positions on one side
+        longer tiles have already taken; a run with fewer than `min_match` free positions
+        on a side can never become a tile (positions are only ever taken), so each batch of
+        seeds is checked against counts of taken positions in numpy and only the others are
+        visited one by one. The loop ends when a side has no `min_match` free positions left.
         """
         neg, ib, off, ja = seeds
         length = -neg
@@ -496,16 +638,19 @@ class _Taking:
                 taken_b = np.concatenate(([0], np.cumsum(view_b, dtype=np.int64)))
                 changed = False
             lq, iq, jq = length[p:q], ib[p:q], ja[p:q]
-            blocked = (taken_b[iq + lq] - taken_b[iq] == lq) | (
-                taken_a[jq + lq] - taken_a[jq] == lq
+            # Fewer than min_match free positions on a side: no tile can come of the run.
+            blocked = (lq - (taken_b[iq + lq] - taken_b[iq]) < self.min_match) | (
+                lq - (taken_a[jq + lq] - taken_a[jq]) < self.min_match
             )
             for k in (np.flatnonzero(~blocked) + p).tolist():
                 run = runs[k]
-                while heap and heap[0] < run:
+                while heap and heap[0] < run and not self.full:
                     changed |= self.take(heapq.heappop(heap), heap)
+                if self.full:
+                    return
                 changed |= self.take(run, heap)
             p, batch = q, min(4 * batch, 4096)
-        while heap:
+        while heap and not self.full:
             self.take(heapq.heappop(heap), heap)
 
 

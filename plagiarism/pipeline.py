@@ -243,6 +243,7 @@ class _Shapes:
         tasks: Callable[[list[int]], list[Any]],
         fn: Callable[[Any], bytes],
         decode: Callable[[bytes], T],
+        cost: Callable[[int], int] | None = None,
     ) -> list[T]:
         found = self.store.get_many(keys) if self.store is not None else {}
         out: list[T | None] = [None] * len(keys)
@@ -258,6 +259,11 @@ class _Shapes:
                 else:
                     self.progress.advance()
         todo = [i for i, v in enumerate(out) if v is None]
+        if cost is not None:
+            # Dearest first: one long pair handed out last would leave a worker idle while
+            # the other finishes it (results are placed by index, so order is free). The
+            # sort is stable and coarse, so the cheap rest keep their order.
+            todo.sort(key=lambda i: -cost(i))
         fresh: dict[bytes, bytes] = {}
         for i, value in zip(todo, self.executor.map(fn, tasks(todo)), strict=True):
             out[i] = decode(value)
@@ -309,6 +315,9 @@ class _Shapes:
             ],
             _align_task,
             decode_alignment,
+            # In units of a million token pairs: only the few long pairs move ahead, the
+            # rest stay in order, a B unit's partners together (align caches per stream).
+            cost=lambda i: len(pairs[others[i]][0].tokens) * len(pairs[others[i]][1].tokens) >> 20,
         )
         for i, alignment in zip(others, found, strict=True):
             out[i] = alignment

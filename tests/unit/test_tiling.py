@@ -109,3 +109,52 @@ def test_long_repetitive_pair_takes_the_diagonal(monkeypatch: pytest.MonkeyPatch
     # lines), and among equally long runs the one nearest its place is taken first (so the
     # stretch after the insertion does not take A's lines the one before it needs).
     assert sum(t.length for t in arrays) >= len(b) - len(line)
+
+
+def test_seeds_on_taken_positions_are_dropped_exactly() -> None:
+    # The short pass leaves out seeds whose run lies wholly on taken positions of A or of B
+    # (the greedy loop would skip them): it must keep every other seed, and it is meant
+    # to drop all of those it can.
+    rng = random.Random(11)
+    dropped = 0
+    for _ in range(200):
+        a, b = _streams(rng)
+        if not a or not b:
+            continue
+        used_a = bytearray(rng.random() < 0.6 for _ in a)
+        used_b = bytearray(rng.random() < 0.6 for _ in b)
+        i = np.repeat(np.arange(len(b)), len(a))
+        j = np.tile(np.arange(len(a)), len(b))
+        kept_i, kept_j = al._unblocked(a, b, j, i, (used_a, used_b))
+        kept = set(zip(kept_i.tolist(), kept_j.tolist(), strict=True))
+        for bi, aj in zip(i.tolist(), j.tolist(), strict=True):
+            n = 0
+            while bi + n < len(b) and aj + n < len(a) and a[aj + n] == b[bi + n]:
+                n += 1
+            if n == 0:
+                continue  # not a seed: a seed's first gram is common
+            blocked = all(used_b[bi : bi + n]) or all(used_a[aj : aj + n])
+            assert ((bi, aj) in kept) == (not blocked), (bi, aj, n)
+            dropped += blocked
+    assert dropped > 1000
+
+
+def test_short_unit_grams_are_looked_up_in_the_long_one() -> None:
+    # A short A against a much longer B searches A's grams among B's (B sorted once); the
+    # seed pairs must be those of the B-side search, repeated grams past the cap included.
+    rng = random.Random(5)
+    from_a = 0
+    for _ in range(150):
+        alphabet = [f"s{k}" for k in range(rng.choice([1, 2, 3, 8]))]
+        a = tuple(rng.choice(alphabet) for _ in range(rng.randint(1, 160)))
+        b = tuple(rng.choice(alphabet) for _ in range(rng.randint(1, 1500)))
+        for k in (1, 3):
+            if len(a) < k or len(b) < k:
+                continue
+            i, j = al._seed_pairs(a, b, k)
+            ha, hb = al._gram_hashes(a, k), al._gram_hashes(b, k)
+            ri, rj = al._pairs_from_b(ha, hb, np.arange(len(hb)), len(a), len(b))
+            got = sorted(zip(i.tolist(), j.tolist(), strict=True))
+            assert got == sorted(zip(ri.tolist(), rj.tolist(), strict=True))
+            from_a += len(hb) > 4 * len(ha)
+    assert from_a > 50
