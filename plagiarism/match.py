@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from plagiarism.align import (
     Alignment,
@@ -33,6 +32,9 @@ from plagiarism.align import (
 )
 from plagiarism.config import Settings
 from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Components of the candidate graph larger than this are matched greedily (heaviest edge
 # first): the blossom algorithm is cubic, and such components are idioms, not copies.
@@ -80,35 +82,83 @@ def one_to_one(
         if (s.a, s.b) in fixed and s.b not in chosen and s.a not in taken_a:
             chosen[s.b] = s
             taken_a.add(s.a)
-    graph = nx.Graph()
-    by_edge: dict[tuple[int, int], Scored] = {}
+    by_edge: dict[tuple[int, int], float] = {}
+    scored_of: dict[tuple[int, int], Scored] = {}
     for s in scored:
         if s.alignment.score < min_score or s.alignment.matched == 0:
             continue
         if s.b in chosen or s.a in taken_a:
             continue
         key = (s.a, s.b)
-        by_edge[key] = s
+        scored_of[key] = s
         # Matched tokens first, then the share of A covered: of two originals that explain
         # the same tokens, the one that is itself mostly covered is the better origin.
         weight = s.alignment.matched + s.alignment.coverage_a
         if bonus:
             weight += bonus.get(key, 0.0)
-        # Integer nodes (A: i, B: -1 - j): their hashes are not salted per process, so ties
-        # in the matching resolve the same way in every run (tuples of str would not).
-        graph.add_edge(s.a, -1 - s.b, weight=weight)
-    for component in nx.connected_components(graph):
-        sub = graph.subgraph(component)
-        if sub.number_of_edges() == 1:
-            edges = list(sub.edges)
-        elif len(component) <= MAX_EXACT_COMPONENT:
-            edges = list(nx.max_weight_matching(sub))
+        by_edge[key] = weight
+    for edges in _components(by_edge):
+        if len(edges) == 1:
+            picked = edges
         else:
-            edges = _greedy(sub)
-        for u, v in edges:
-            a, b = (u, -1 - v) if u >= 0 else (v, -1 - u)
-            chosen[b] = by_edge[(a, b)]
+            picked = _contested(edges, by_edge)
+        for key in picked:
+            chosen[key[1]] = scored_of[key]
     return chosen
+
+
+def _components(by_edge: dict[tuple[int, int], float]) -> list[list[tuple[int, int]]]:
+    """The edges (a, b) of each connected component, in insertion order (union-find: most
+    components of a real run are one edge, and need no graph library at all)."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = x = parent[parent[x]]
+        return x
+
+    for a, b in by_edge:
+        ra, rb = root(a), root(-1 - b)
+        if ra != rb:
+            parent[ra] = rb
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for key in by_edge:
+        groups.setdefault(root(key[0]), []).append(key)
+    return list(groups.values())
+
+
+def _contested(
+    edges: list[tuple[int, int]], by_edge: dict[tuple[int, int], float]
+) -> list[tuple[int, int]]:
+    """The matching of one component with two or more edges: exact (networkx's maximum
+    weight matching) up to MAX_EXACT_COMPONENT nodes, greedy beyond."""
+    # Imported here: a run whose components are all single edges never pays its import
+    # (a tenth of a second), and `warm_up` can load it while files are being parsed.
+    import networkx as nx
+
+    graph = nx.Graph()
+    # Integer nodes (A: i, B: -1 - j): their hashes are not salted per process, so ties
+    # in the matching resolve the same way in every run (tuples of str would not).
+    for a, b in edges:
+        graph.add_edge(a, -1 - b, weight=by_edge[(a, b)])
+    if graph.number_of_nodes() <= MAX_EXACT_COMPONENT:
+        pairs = list(nx.max_weight_matching(graph))
+    else:
+        pairs = _greedy(graph)
+    return [(u, -1 - v) if u >= 0 else (v, -1 - u) for u, v in pairs]
+
+
+def warm_up() -> None:
+    """Import the graph library in a background thread (call it while the pipeline waits on
+    worker processes that are already started: a thread importing while a process forks
+    could leave the child a held import lock)."""
+    import threading
+
+    threading.Thread(target=_import_networkx, name="warm-up networkx", daemon=True).start()
+
+
+def _import_networkx() -> None:
+    import networkx  # noqa: F401
 
 
 def _greedy(sub: nx.Graph) -> list[tuple[int, int]]:

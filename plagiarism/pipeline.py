@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from plagiarism import __version__, sources
+from plagiarism import __version__, match, sources
 from plagiarism.align import MAX_TOKENS, Alignment, align, decode_alignment, encode_alignment
 from plagiarism.artifacts import compare_artifacts, is_finding
 from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
@@ -151,7 +151,11 @@ def _analyze(
         else:
             by_hash[f.sha256] = cached
             progress.advance()
-    for f, entry in zip(todo, executor.map(_analyze_entry, [(f, side) for f in todo]), strict=True):
+    entries = executor.map(_analyze_entry, [(f, side) for f in todo])
+    # Workers (if any) are started by now; while they parse, this process has a core's
+    # share to spare for what matching will import.
+    match.warm_up()
+    for f, entry in zip(todo, entries, strict=True):
         by_hash[f.sha256] = decode_entry(entry, f)
         if settings.use_cache:
             cache.put(f, entry)
