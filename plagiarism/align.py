@@ -316,8 +316,24 @@ class _SymbolIds(dict[str, int]):
 
 
 _IDS = _SymbolIds()
-# Per-position multipliers of the gram hash (odd, fixed: results never depend on a seed).
-_GRAM_MIX = np.random.default_rng(0x5EED).integers(1, 2**63, size=64, dtype=np.uint64) | 1
+
+
+def _odd_constants(count: int, state: int = 0x5EED) -> npt.NDArray[np.uint64]:
+    """Odd 64-bit constants from a splitmix64 sequence (numpy.random's generator costs a
+    hundredth of a second of every run's start to make 64 numbers)."""
+    out = []
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        out.append((z ^ (z >> 31)) | 1)
+    return np.array(out, dtype=np.uint64)
+
+
+# Per-position multipliers of the gram hash (odd, fixed: results never depend on a seed,
+# and symbol ids are numbered per process anyway).
+_GRAM_MIX = _odd_constants(64)
 
 
 @lru_cache(maxsize=64)
