@@ -54,6 +54,11 @@ def test_an_unusable_store_only_costs_time(
         store.put_many({make_key("t", 1): b"x"})
         assert store.get_many([make_key("t", 1)]) == {}
     assert "going on without it" in caplog.text
+    # The damaged file is set aside, so the next run has a working store again.
+    assert (tmp_path / "shapes.sqlite.damaged").exists()
+    again = ShapeStore(tmp_path, max_bytes=1 << 20)
+    again.put_many({make_key("t", 1): b"x"})
+    assert again.get_many([make_key("t", 1)]) == {make_key("t", 1): b"x"}
 
 
 def test_eviction_keeps_the_limit_and_the_recent_values(tmp_path: Path) -> None:
