@@ -27,6 +27,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warning
@@ -136,6 +137,9 @@ class SideContext:
 # Literals
 
 
+# Memoised: a file spells the same few constants (0, 1, -1, 1e-6) over and over, and the
+# rewriting below cost more than emitting the token.
+@lru_cache(maxsize=4096)
 def normalize_number(text: str) -> str:
     """`1e-6`, `0.000001` and `1E-06` are the same constant; `0x10` is `16`; `1_000` is `1000`.
 
@@ -581,7 +585,20 @@ class _Scan:
                 self.imports[_text(child)] = f"{base}.{_dotted(child)}"
 
 
-_SCAN_KINDS = ("identifier", *sorted(_Scan._HANDLERS))
+# Of the one-expression statements, `_on_expression_statement` keeps only stores into a
+# fresh container and calls of a name's method: the query passes on no other shape, which
+# spares a handler call for each of the rest (most statements of a file).
+_STATEMENT_SHAPES = (
+    "(expression_statement (assignment left: (identifier)"
+    " right: [(list) (tuple) (dictionary) (set) (call)])) @expression_statement",
+    "(expression_statement (call function: (attribute object: (identifier))))"
+    " @expression_statement",
+)
+_SCAN_KINDS = (
+    "identifier",
+    *sorted(k for k in _Scan._HANDLERS if k != "expression_statement"),
+    *_STATEMENT_SHAPES,
+)
 
 # --------------------------------------------------------------------------------------
 # Token emission
@@ -916,16 +933,19 @@ class _Emitter:
         statement's one child, read once (a docstring is neither, so it is tested first)."""
         inner = _only_named_child(node)
         if inner is not None:
-            kind = inner.type
-            if kind in _STRINGS:
+            kind = inner.kind_id
+            if kind in _STRING_KINDS:
                 return
             counts = self.counts
             if counts is not None:
-                if kind == "assignment" and dead_store(inner, counts, self.scan._ident):
+                if kind in _ASSIGNMENT_KINDS and dead_store(inner, counts, self.scan._ident):
                     return
                 if self.sealed and sealed_use(inner, self.sealed):
                     return
-            self._children(node)  # `generic` of a node that has children
+            if len(node.children) == 1:  # nearly always: the walk of that child is all
+                self.walk(inner)
+            else:
+                self._children(node)  # `generic` of a node that has children
             return
         self.generic(node)
 
@@ -944,11 +964,16 @@ class _Emitter:
         self.lines.append(node.start_point[0] + 1)
         self.idents.append(None)
 
+    def _source(self, node: Node) -> str:
+        # What `_text` reads, sliced from the source the emitter holds: `node.text` costs
+        # more than the slice.
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
     def _number(self, node: Node) -> None:
-        self.emit(normalize_number(_text(node)), node)
+        self.emit(normalize_number(self._source(node)), node)
 
     def _constant(self, node: Node) -> None:
-        self.emit(_text(node), node)
+        self.emit(self._source(node), node)
 
     def _keyword_argument(self, node: Node) -> None:  # outside a call: class keywords
         self.keyword_argument(node, "")
@@ -1039,6 +1064,8 @@ _RULE_OF = {kid: _RULES[name] for kid, name, _ in node_kinds() if name in _RULES
 # A leaf's token: its kind if named (comments have a rule), if anonymous only the kept ones.
 _LEAF_OF = {kid: name if named or name in _KEEP_ANON else "" for kid, name, named in node_kinds()}
 _LAMBDA = frozenset(kid for kid, name, _ in node_kinds() if name == "lambda")
+_STRING_KINDS = frozenset(kid for kid, name, _ in node_kinds() if name in _STRINGS)
+_ASSIGNMENT_KINDS = frozenset(kid for kid, name, _ in node_kinds() if name == "assignment")
 
 
 def _is_definition(node: Node) -> bool:
