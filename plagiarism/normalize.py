@@ -652,7 +652,7 @@ class _Emitter:
         """`a.b.c`: a chain rooted at an imported module collapses into one library symbol."""
         chain: list[Node] = []
         cur = node
-        while cur.type == "attribute":
+        while cur.kind_id in _ATTRIBUTE_KINDS:
             attr = cur.child_by_field_id(_F_ATTRIBUTE)
             if attr is None:
                 break
@@ -669,7 +669,7 @@ class _Emitter:
             if text is None:
                 text = src[a.start_byte : a.end_byte].decode("utf-8", "replace")
             names.append(text)
-        if cur.type == "identifier":
+        if cur.kind_id in _IDENTIFIER_KINDS:
             root = text_at.get(cur.start_byte)
             if root is None:
                 root = src[cur.start_byte : cur.end_byte].decode("utf-8", "replace")
@@ -744,9 +744,9 @@ class _Emitter:
             self.walk(function)
             callee_sym = self.syms[-1] if self.syms else ""
             callee = function
-            if callee.type == "attribute":
+            if callee.kind_id in _ATTRIBUTE_KINDS:
                 callee = callee.child_by_field_id(_F_ATTRIBUTE)
-            if callee is not None and callee.type == "identifier":
+            if callee is not None and callee.kind_id in _IDENTIFIER_KINDS:
                 self.calls.append(self.scan._ident(callee))
         line = node.start_point[0] + 1
         syms, lines, idents = self.syms, self.lines, self.idents
@@ -754,10 +754,10 @@ class _Emitter:
         lines.append(line)
         idents.append(None)
         if args is not None:
-            rules = _RULES
+            rules = _RULE_OF
             for child in args.named_children:
-                kind = child.type
-                if kind == "keyword_argument":
+                kind = child.kind_id
+                if kind in _KEYWORD_ARGUMENT_KINDS:
                     self.keyword_argument(child, callee_sym)
                 else:
                     rule = rules.get(kind)
@@ -1064,8 +1064,19 @@ _RULE_OF = {kid: _RULES[name] for kid, name, _ in node_kinds() if name in _RULES
 # A leaf's token: its kind if named (comments have a rule), if anonymous only the kept ones.
 _LEAF_OF = {kid: name if named or name in _KEEP_ANON else "" for kid, name, named in node_kinds()}
 _LAMBDA = frozenset(kid for kid, name, _ in node_kinds() if name == "lambda")
-_STRING_KINDS = frozenset(kid for kid, name, _ in node_kinds() if name in _STRINGS)
-_ASSIGNMENT_KINDS = frozenset(kid for kid, name, _ in node_kinds() if name == "assignment")
+
+
+def _kind_ids(*names: str) -> frozenset[int]:
+    """The grammar's ids of the node kinds `names`: tested against `kind_id`, which unlike
+    `type` makes no new string on each read."""
+    return frozenset(kid for kid, name, _ in node_kinds() if name in names)
+
+
+_STRING_KINDS = _kind_ids(*_STRINGS)
+_ASSIGNMENT_KINDS = _kind_ids("assignment")
+_ATTRIBUTE_KINDS = _kind_ids("attribute")
+_IDENTIFIER_KINDS = _kind_ids("identifier")
+_KEYWORD_ARGUMENT_KINDS = _kind_ids("keyword_argument")
 
 
 def _is_definition(node: Node) -> bool:
