@@ -27,6 +27,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warning
@@ -136,6 +137,9 @@ class SideContext:
 # Literals
 
 
+# Memoised: a file spells the same few constants (0, 1, -1, 1e-6) over and over, and the
+# rewriting below cost more than emitting the token.
+@lru_cache(maxsize=4096)
 def normalize_number(text: str) -> str:
     """`1e-6`, `0.000001` and `1E-06` are the same constant; `0x10` is `16`; `1_000` is `1000`.
 
@@ -237,20 +241,12 @@ class _Scan:
         (a Python walk over every node was the most expensive step of the analysis).
         `text`, the source before encoding, lets an ASCII file slice names without decoding."""
         src = self.source
-        ids = found.get("identifier", [])
+        # The query's captures are not in document order (far from it: a third of the
+        # neighbours are swapped), so a stable sort by start byte. Sorting the nodes by key
+        # reads each start once, cold; the second read below finds it warm, which costs less
+        # than mapping the sorted starts back to their nodes through a dict.
+        ids = sorted(found.get("identifier", ()), key=_START)
         starts = list(map(_START, ids))
-        # Captures of several patterns come nearly, not exactly, in document order; a stable
-        # sort by start byte, reading each start once.
-        ordered = sorted(starts)
-        if starts != ordered:
-            at = dict(zip(starts, ids, strict=True))
-            if len(at) == len(ids):  # distinct starts (always, in a tree without errors)
-                ids = list(map(at.__getitem__, ordered))
-                starts = ordered
-            else:
-                order = sorted(range(len(ids)), key=starts.__getitem__)
-                ids = [ids[i] for i in order]
-                starts = [starts[i] for i in order]
         ends = map(_END, ids)
         if text is not None and len(text) == len(src):  # ASCII: byte offsets index the str
             texts = [text[a:b] for a, b in zip(starts, ends, strict=True)]
@@ -581,7 +577,20 @@ class _Scan:
                 self.imports[_text(child)] = f"{base}.{_dotted(child)}"
 
 
-_SCAN_KINDS = ("identifier", *sorted(_Scan._HANDLERS))
+# Of the one-expression statements, `_on_expression_statement` keeps only stores into a
+# fresh container and calls of a name's method: the query passes on no other shape, which
+# spares a handler call for each of the rest (most statements of a file).
+_STATEMENT_SHAPES = (
+    "(expression_statement (assignment left: (identifier)"
+    " right: [(list) (tuple) (dictionary) (set) (call)])) @expression_statement",
+    "(expression_statement (call function: (attribute object: (identifier))))"
+    " @expression_statement",
+)
+_SCAN_KINDS = (
+    "identifier",
+    *sorted(k for k in _Scan._HANDLERS if k != "expression_statement"),
+    *_STATEMENT_SHAPES,
+)
 
 # --------------------------------------------------------------------------------------
 # Token emission
@@ -635,7 +644,7 @@ class _Emitter:
         """`a.b.c`: a chain rooted at an imported module collapses into one library symbol."""
         chain: list[Node] = []
         cur = node
-        while cur.type == "attribute":
+        while cur.kind_id in _ATTRIBUTE_KINDS:
             attr = cur.child_by_field_id(_F_ATTRIBUTE)
             if attr is None:
                 break
@@ -652,7 +661,7 @@ class _Emitter:
             if text is None:
                 text = src[a.start_byte : a.end_byte].decode("utf-8", "replace")
             names.append(text)
-        if cur.type == "identifier":
+        if cur.kind_id in _IDENTIFIER_KINDS:
             root = text_at.get(cur.start_byte)
             if root is None:
                 root = src[cur.start_byte : cur.end_byte].decode("utf-8", "replace")
@@ -727,9 +736,9 @@ class _Emitter:
             self.walk(function)
             callee_sym = self.syms[-1] if self.syms else ""
             callee = function
-            if callee.type == "attribute":
+            if callee.kind_id in _ATTRIBUTE_KINDS:
                 callee = callee.child_by_field_id(_F_ATTRIBUTE)
-            if callee is not None and callee.type == "identifier":
+            if callee is not None and callee.kind_id in _IDENTIFIER_KINDS:
                 self.calls.append(self.scan._ident(callee))
         line = node.start_point[0] + 1
         syms, lines, idents = self.syms, self.lines, self.idents
@@ -737,10 +746,10 @@ class _Emitter:
         lines.append(line)
         idents.append(None)
         if args is not None:
-            rules = _RULES
+            rules = _RULE_OF
             for child in args.named_children:
-                kind = child.type
-                if kind == "keyword_argument":
+                kind = child.kind_id
+                if kind in _KEYWORD_ARGUMENT_KINDS:
                     self.keyword_argument(child, callee_sym)
                 else:
                     rule = rules.get(kind)
@@ -916,16 +925,19 @@ class _Emitter:
         statement's one child, read once (a docstring is neither, so it is tested first)."""
         inner = _only_named_child(node)
         if inner is not None:
-            kind = inner.type
-            if kind in _STRINGS:
+            kind = inner.kind_id
+            if kind in _STRING_KINDS:
                 return
             counts = self.counts
             if counts is not None:
-                if kind == "assignment" and dead_store(inner, counts, self.scan._ident):
+                if kind in _ASSIGNMENT_KINDS and dead_store(inner, counts, self.scan._ident):
                     return
                 if self.sealed and sealed_use(inner, self.sealed):
                     return
-            self._children(node)  # `generic` of a node that has children
+            if len(node.children) == 1:  # nearly always: the walk of that child is all
+                self.walk(inner)
+            else:
+                self._children(node)  # `generic` of a node that has children
             return
         self.generic(node)
 
@@ -944,11 +956,16 @@ class _Emitter:
         self.lines.append(node.start_point[0] + 1)
         self.idents.append(None)
 
+    def _source(self, node: Node) -> str:
+        # What `_text` reads, sliced from the source the emitter holds: `node.text` costs
+        # more than the slice.
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
     def _number(self, node: Node) -> None:
-        self.emit(normalize_number(_text(node)), node)
+        self.emit(normalize_number(self._source(node)), node)
 
     def _constant(self, node: Node) -> None:
-        self.emit(_text(node), node)
+        self.emit(self._source(node), node)
 
     def _keyword_argument(self, node: Node) -> None:  # outside a call: class keywords
         self.keyword_argument(node, "")
@@ -1039,6 +1056,19 @@ _RULE_OF = {kid: _RULES[name] for kid, name, _ in node_kinds() if name in _RULES
 # A leaf's token: its kind if named (comments have a rule), if anonymous only the kept ones.
 _LEAF_OF = {kid: name if named or name in _KEEP_ANON else "" for kid, name, named in node_kinds()}
 _LAMBDA = frozenset(kid for kid, name, _ in node_kinds() if name == "lambda")
+
+
+def _kind_ids(*names: str) -> frozenset[int]:
+    """The grammar's ids of the node kinds `names`: tested against `kind_id`, which unlike
+    `type` makes no new string on each read."""
+    return frozenset(kid for kid, name, _ in node_kinds() if name in names)
+
+
+_STRING_KINDS = _kind_ids(*_STRINGS)
+_ASSIGNMENT_KINDS = _kind_ids("assignment")
+_ATTRIBUTE_KINDS = _kind_ids("attribute")
+_IDENTIFIER_KINDS = _kind_ids("identifier")
+_KEYWORD_ARGUMENT_KINDS = _kind_ids("keyword_argument")
 
 
 def _is_definition(node: Node) -> bool:

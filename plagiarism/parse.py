@@ -86,13 +86,17 @@ def node_kinds() -> list[tuple[int, str, bool]]:
 def _kinds_query(kinds: tuple[str, ...]) -> tree_sitter.Query:
     # Units are found from the same query (see `_units_found`), so definitions are always in.
     wanted = sorted({*kinds, *_DEFINITIONS, "decorated_definition"})
-    return tree_sitter.Query(_language(), "\n".join(f"({k}) @{k}" for k in wanted))
+    patterns = [k if "@" in k else f"({k}) @{k}" for k in wanted]
+    return tree_sitter.Query(_language(), "\n".join(patterns))
 
 
 def nodes_by_kind(root: Node, kinds: tuple[str, ...]) -> dict[str, list[Node]]:
-    """Every node below `root` (itself included) of each of `kinds`, in document order,
-    found by tree-sitter's query engine in C: far cheaper than visiting each node from
-    Python when only a few kinds matter. Kinds with no node are absent."""
+    """Every node below `root` (itself included) of each of `kinds`, found by tree-sitter's
+    query engine in C: far cheaper than visiting each node from Python when only a few
+    kinds matter. The lists are NOT in document order (the bindings return captures far
+    from it): sort by start byte where order matters. Kinds with no node are absent. An
+    entry with a capture (`(call function: (identifier)) @call`) is a query pattern of its
+    own: only the nodes of that shape are found, under the capture's name."""
     found: dict[str, list[Node]] = tree_sitter.QueryCursor(_kinds_query(kinds)).captures(root)
     return found
 

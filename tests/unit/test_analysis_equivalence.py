@@ -340,3 +340,39 @@ def test_a_file_with_non_ascii_text_reads_like_its_ascii_twin() -> None:
         t.replace("grad", "dégradé") if t == "$v(grad)" else t for t in render(ascii_twin.units[0])
     ]
     assert "dégradé" in named.defined_names
+
+
+def test_the_statement_shapes_a_sealed_local_is_read_from() -> None:
+    """The scan's query passes on only the statements that store a fresh container into a
+    name or call a name's method; every spelling of those must still be seen (an annotated
+    store, a call statement with a trailing comma), and a call wrapped in parentheses is
+    still no receiver call."""
+    sealed = """
+    def collect(items):
+        seen: list = []
+        seen.clear(),
+        kept = list()
+        kept.append(items)
+        return kept
+    """
+    got = units(analyze(sealed)[0])["collect"]
+    # `seen` is stored once and otherwise only a receiver: both statements go. `kept` is
+    # returned, so it escapes and stays.
+    assert render(got) == [
+        "def", "$v(collect)", "$v(items)",
+        "{",
+        "$v(kept)", "=", "list", "(", ")",
+        "$v(kept)", "attr:append", "(", "$v(items)", ")",
+        "return", "$v(kept)",
+        "}",
+    ]  # fmt: skip
+    assert got.calls == ("list", "append")
+    wrapped = """
+    def clear():
+        seen = []
+        (seen.clear())
+    """
+    got = units(analyze(wrapped)[0])["clear"]
+    assert render(got) == [
+        "def", "$v(clear)", "{", "$v(seen)", "=", "[", "]", "$v(seen)", "attr:clear", "(", ")", "}",
+    ]  # fmt: skip
