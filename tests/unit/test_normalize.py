@@ -390,3 +390,24 @@ def test_a_comment_or_a_float_does_not_hide_dead_code() -> None:
     assert syms("    i = 0\n    # padding\n    while i < 0:\n        x.pad()\n") == plain
     assert syms("    if not 1.0:\n        x.pad()\n") == plain
     assert syms("    if not 0.0:\n        x.pad()\n") != plain
+
+
+def test_a_file_content_met_again_keeps_every_unit_field_but_side_and_path() -> None:
+    # The Resolver takes a content's units over for its next path or side without resolving
+    # them again; a field added to Unit must come along.
+    import dataclasses
+
+    from plagiarism.normalize import Resolver, side_context
+
+    text = "import torch\n\n\ndef f(x):\n    return torch.relu(x) + g(x)\n\n\ndef g(y):\n    return y\n"
+    first, _ = analyze_file(SourceFile(path="a/m.py", sha256="s", text=text), "a")
+    again, _ = analyze_file(SourceFile(path="b/m.py", sha256="s", text=text), "b")
+    resolver = Resolver(side_context([first, again]))
+    units_a = resolver.units_of([first], "a")
+    units_b = resolver.units_of([again], "b")
+    assert len(units_a) == len(units_b) > 1
+    for ua, ub in zip(units_a, units_b, strict=True):
+        assert (ub.side, ub.path) == ("b", "b/m.py")
+        for f in dataclasses.fields(Unit):
+            if f.name not in ("side", "path"):
+                assert getattr(ub, f.name) == getattr(ua, f.name), f.name
