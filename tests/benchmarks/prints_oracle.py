@@ -93,7 +93,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("record", "check", "time"))
     parser.add_argument("--sets", default="100,300,all")
-    parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "plagiarism-scale")
+    parser.add_argument(
+        "--scratch", type=Path, default=Path(tempfile.gettempdir()) / "plagiarism-scale"
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "prints-oracle")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
