@@ -10,7 +10,7 @@ unchanged, while rewiring which name goes where changes them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -148,11 +148,10 @@ def fingerprint_batch(streams: Sequence[TokenStream], k: int, perms: Permutation
     """
     n = len(streams)
     lengths = np.fromiter((len(s.syms) for s in streams), dtype=np.int64, count=n)
-    stream_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
     base, prev = _token_codes(
-        list(chain.from_iterable(s.syms for s in streams)),
-        list(chain.from_iterable(s.idents for s in streams)),
-        stream_of,
+        chain.from_iterable(s.syms for s in streams),
+        chain.from_iterable(s.idents for s in streams),
+        int(lengths.sum()),
     )
     grams = np.maximum(lengths - k + 1, 0)
     gram_offsets = _offsets(grams)
@@ -178,27 +177,39 @@ def _offsets(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return out
 
 
+class _Numbering(dict[str | None, int]):
+    """Numbers keys in the order they are first looked up: a miss numbers a new one, so
+    numbering N tokens is one dictionary look-up each, with no pass to collect the keys."""
+
+    def __missing__(self, key: str | None) -> int:
+        self[key] = number = len(self)
+        return number
+
+
 def _token_codes(
-    syms: list[str], idents: list[str | None], stream_of: npt.NDArray[np.int64]
+    syms: Iterable[str], idents: Iterable[str | None], count: int
 ) -> tuple[U64, npt.NDArray[np.int64]]:
-    """`sym_hash` of each token, and `prev_distances` within each token's own stream."""
-    table = {sym: i for i, sym in enumerate(dict.fromkeys(syms))}
-    sym_ids = np.fromiter(map(table.__getitem__, syms), dtype=np.int64, count=len(syms))
+    """`sym_hash` of each of `count` tokens, and `prev_distances` of them as one stream.
+
+    A distance may reach back into the stream before; no k-gram inside one stream sees it,
+    as a k-gram only counts a distance that stays inside the k-gram itself.
+    """
+    table = _Numbering()
+    sym_ids = np.fromiter(map(table.__getitem__, syms), dtype=np.int64, count=count)
     base = np.fromiter(map(sym_hash, table), dtype=np.uint64, count=len(table))[sym_ids]
     is_placeholder = np.fromiter((s in PLACEHOLDERS for s in table), dtype=bool, count=len(table))
     at = np.flatnonzero(is_placeholder[sym_ids])
-    prev = np.zeros(len(syms), dtype=np.int64)
+    prev = np.zeros(count, dtype=np.int64)
     if at.size < 2:
         return base, prev
-    names = {name: i for i, name in enumerate(dict.fromkeys(idents))}
-    name_ids = np.fromiter(map(names.__getitem__, idents), dtype=np.int64, count=len(idents))
-    # The occurrences of one (symbol, name) come out next to each other, in stream order
-    # (a stable sort); each one's neighbour before it is its previous occurrence when both
-    # are in the same stream.
+    names = _Numbering()
+    name_ids = np.fromiter(map(names.__getitem__, idents), dtype=np.int64, count=count)
+    # The occurrences of one (symbol, name) come out next to each other and in order (a
+    # stable sort): the neighbour before each one is its previous occurrence.
     key = sym_ids[at] * len(names) + name_ids[at]
     order = np.argsort(key, kind="stable")
     at, key = at[order], key[order]
-    linked = (key[1:] == key[:-1]) & (stream_of[at[1:]] == stream_of[at[:-1]])
+    linked = key[1:] == key[:-1]
     prev[at[1:][linked]] = (at[1:] - at[:-1])[linked]
     return base, prev
 

@@ -118,6 +118,25 @@ def test_many_streams_over_several_minhash_chunks() -> None:
     assert_same(streams, 5, PERMS)
 
 
+def test_minhash_values_at_the_edges_of_the_mersenne_reduction() -> None:
+    # With a = 1 and b chosen per column, (h & (2^32 - 1)) * a + b hits the values where a
+    # reduction of x mod 2^61 - 1 without division is easiest to get wrong: 2^61 - 1 itself,
+    # just above it, the top of each multiple of 2^61, and wrap-around past 2^64.
+    one = stream("a", f"{VAR}:x", "=", f"{VAR}:x", "+")
+    (h,) = kgram_hashes(one, 5).tolist()
+    low = h & 0xFFFFFFFF
+    mersenne = (1 << 61) - 1
+    targets = [0, 1, mersenne - 1, mersenne, mersenne + 1, mersenne + 6, mersenne + 7]
+    targets += [(i << 61) + j for i in range(1, 8) for j in (-1, 0, 5, 6, 7)]
+    targets += [(1 << 64) - 1, (1 << 64) + 3, (1 << 64) + mersenne]
+    b = np.array([(t - low) % (1 << 64) for t in targets], dtype=np.uint64)
+    perms = Permutations(a=np.ones(b.size, dtype=np.uint64), b=b)
+    (hashes, signature) = fingerprint_batch([one], 5, perms)[0]
+    expected = [(t % (1 << 64)) % mersenne & 0xFFFFFFFF for t in targets]
+    assert signature.tolist() == expected
+    np.testing.assert_array_equal(signature, fingerprint_stream(one, 5, perms)[1])
+
+
 names = st.sampled_from(["x", "y", "z"])
 tokens = st.one_of(
     st.sampled_from(["(", ")", "=", "+", "f", "torch.nn.Linear"]),
