@@ -249,7 +249,8 @@ def _distinct_sorted(
 def _signatures(hashes: U64, offsets: npt.NDArray[np.int64], perms: Permutations) -> U64:
     """`minhash_signature` of each segment of `hashes`."""
     n = offsets.size - 1
-    out = np.full((n, perms.a.size), _MAX_HASH, dtype=np.uint64)
+    # Every value is below 2^32: minima of 32-bit values move half the bytes.
+    out = np.full((n, perms.a.size), _MAX_HASH, dtype=np.uint32)
     lo = 0
     while lo < n:
         # Whole segments, about _MINHASH_ROWS hashes in all (a longer one alone).
@@ -261,14 +262,14 @@ def _signatures(hashes: U64, offsets: npt.NDArray[np.int64], perms: Permutations
         if filled.size:
             out[lo + filled] = np.minimum.reduceat(rows, starts[filled] - offsets[lo], axis=0)
         lo = hi
-    return out
+    return out.astype(np.uint64)
 
 
-def _permuted(hashes: U64, perms: Permutations) -> U64:
+def _permuted(hashes: U64, perms: Permutations) -> npt.NDArray[np.uint32]:
     """One row per hash of the values `minhash_signature` takes the minima of.
 
-    The remainder modulo 2^61 - 1 is taken as (x mod 2^61) + (x div 2^61), less 2^61 - 1
-    when that reaches it: the same number as `%`, without a division per value.
+    x mod 2^61 - 1 is taken as (x mod 2^61) + (x div 2^61), less 2^61 - 1 when that
+    reaches it (about one value in 2^58): the same number as `%`, without a division.
     """
     with np.errstate(over="ignore"):
         x = np.multiply((hashes & _MAX_HASH)[:, None], perms.a[None, :])
@@ -276,9 +277,11 @@ def _permuted(hashes: U64, perms: Permutations) -> U64:
         high = x >> _MERSENNE_BITS
         x &= _MERSENNE
         x += high
-        np.subtract(x, _MERSENNE, out=x, where=x >= _MERSENNE)
-        x &= _MAX_HASH
-    return np.asarray(x, dtype=np.uint64)
+        if x.size and x.max() >= _MERSENNE:
+            np.subtract(x, _MERSENNE, out=x, where=x >= _MERSENNE)
+    # The low 32 bits, as `& _MAX_HASH` keeps them.
+    low: npt.NDArray[np.uint32] = x.astype(np.uint32)
+    return low
 
 
 def encode_print(hashes: U64, signature: U64) -> bytes:
