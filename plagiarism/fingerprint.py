@@ -261,9 +261,19 @@ def _signatures(hashes: U64, offsets: npt.NDArray[np.int64], perms: Permutations
     out = np.full((n, perms.a.size), _MAX_HASH, dtype=np.uint32)
     lo = 0
     while lo < n:
-        # Whole segments, about _MINHASH_ROWS hashes in all (a longer one alone).
+        # Whole segments, about _MINHASH_ROWS hashes in all...
         hi = int(np.searchsorted(offsets, offsets[lo] + _MINHASH_ROWS, side="right")) - 1
-        hi = min(max(hi, lo + 1), n)
+        if hi <= lo:
+            # ... or a longer one alone, a block at a time (one huge module's matrix would
+            # take hundreds of MB).
+            for start in range(offsets[lo], offsets[lo + 1], _MINHASH_ROWS):
+                block = _permuted(
+                    hashes[start : min(start + _MINHASH_ROWS, offsets[lo + 1])], perms
+                )
+                np.minimum(out[lo], block.min(axis=0), out=out[lo])
+            lo += 1
+            continue
+        hi = min(hi, n)
         rows = _permuted(hashes[offsets[lo] : offsets[hi]], perms)
         starts = offsets[lo:hi]
         filled = np.flatnonzero(offsets[lo + 1 : hi + 1] > starts)

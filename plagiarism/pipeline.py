@@ -208,8 +208,8 @@ def _stream(lite: _Lite) -> TokenStream:
 # to the workers cost more than they saved (300 transformers files per side: 0.37 s of
 # stage in the pool, 0.30 s at home; the 16,000 shapes of all of it are ~2,000,000 tokens).
 PRINTS_AT_HOME = 1_000_000
-# Tokens per batch of fingerprints sent to a worker (when there are more batches than the
-# executor needs to use every worker).
+# Tokens per batch of fingerprints sent to a worker, once that makes more batches than
+# MIN_ITEMS_FOR_POOL.
 PRINT_BATCH_TOKENS = 50_000
 
 
@@ -289,7 +289,8 @@ class _Shapes:
             lites = [_lite(units[i]) for i in todo]
             tokens = sum(len(syms) for syms, _ in lites)
             # One batch here while IPC would cost more than the workers save (or there are
-            # none); else enough batches for the executor to give every worker several.
+            # none); else at least as many batches as the local pool wants items before it
+            # starts, so several reach every worker.
             count = 1
             if tokens > PRINTS_AT_HOME and not isinstance(self.executor, Serial):
                 count = min(len(todo), max(MIN_ITEMS_FOR_POOL, -(-tokens // PRINT_BATCH_TOKENS)))
@@ -300,7 +301,8 @@ class _Shapes:
                 made.update(zip(todo[lo:hi], values, strict=True))
             return todo
 
-        # `_cached` does the store's part; by the time it asks for a value, it is made.
+        # `_cached` does the store's part and calls `make` with the misses; by the time it
+        # maps over them (here, not in a worker) their values are made.
         pairs = _Shapes(self.settings, Serial(), self.store, self.progress)._cached(
             keys, make, made.pop, functools.partial(decode_print, num_perm=columns)
         )
