@@ -5,6 +5,9 @@ should differ, whatever the names are. So each placeholder inside a k-gram is ha
 together with the distance back to the previous occurrence of the same name *within that
 k-gram* (Baker's parameterised matching): consistent renaming leaves every k-gram
 unchanged, while rewiring which name goes where changes them.
+
+The per-stream functions below are the definition; `fingerprint_batch` computes the same
+bits for many streams at once, which is what the pipeline runs.
 """
 
 from __future__ import annotations

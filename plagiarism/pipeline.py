@@ -286,6 +286,8 @@ class _Shapes:
         made: dict[int, bytes] = {}
 
         def make(todo: list[int]) -> list[int]:
+            if not todo:
+                return todo
             lites = [_lite(units[i]) for i in todo]
             tokens = sum(len(syms) for syms, _ in lites)
             # One batch here while IPC would cost more than the workers save (or there are
