@@ -204,10 +204,11 @@ def _stream(lite: _Lite) -> TokenStream:
     return TokenStream(syms=lite[0], lines=(), idents=lite[1])
 
 
-# Fingerprints of fewer tokens than this are made in the parent: below it, shipping them
-# to the workers cost more than they saved (300 transformers files per side: 0.37 s of
-# stage in the pool, 0.30 s at home; the 16,000 shapes of all of it are ~2,000,000 tokens).
-PRINTS_AT_HOME = 1_000_000
+# Fingerprints of fewer tokens than this are made in the parent, as shipping them to the
+# workers costs more than it saves. Shapes of transformers files, 2 idle cores: 100 per
+# side (~140,000 tokens) 0.055 s at home vs 0.065 s in the pool; 300 (~460,000) 0.186 s vs
+# 0.148 s; all (~2,200,000) 1.14 s vs 0.66 s. (With the other core busy, home wins at 300.)
+PRINTS_AT_HOME = 250_000
 # Tokens per batch of fingerprints sent to a worker, once that makes more batches than
 # MIN_ITEMS_FOR_POOL.
 PRINT_BATCH_TOKENS = 50_000
