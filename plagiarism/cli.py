@@ -261,6 +261,30 @@ def report(result_json: Path, html_path: Path | None, top: int) -> None:
     _finish(result, top, quiet=False)
 
 
+# glibc's mallopt parameters (malloc.h) and the values this program runs with.
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_ALLOCATOR = ((_M_MMAP_THRESHOLD, 256 << 20), (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20))
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse instead of handing it back to the kernel.
+
+    A comparison allocates and frees numpy arrays and token tuples by the million; by
+    default every block over ~128 kB is a fresh mmap and the top of the heap is returned as
+    soon as it is free, so the same memory is faulted in again and again (a third of the
+    page faults of a 100-file run, ~0.07 s of its 1.2 s). Set before any work, so the
+    worker processes forked later inherit it. Elsewhere than glibc this does nothing.
+    """
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    for param, value in _ALLOCATOR:
+        mallopt(param, value)
+
+
 def run() -> NoReturn:
     """The console entry point: `main`, then an exit that skips tearing down the heap.
 
@@ -269,6 +293,7 @@ def run() -> NoReturn:
     closed, and the pool shut down, before `main` returns; the standard streams are flushed
     here. (Tests call `main` itself, which exits normally.)
     """
+    _keep_freed_memory()
     try:
         main()
         code = 0
