@@ -248,6 +248,7 @@ def versions(tools: set[str], work: Path) -> str:
 
 
 TOOL_KEYS = ("ours_cold", "ours_warm", "dolos", "copydetect")
+INPUT_KEYS = ("files_a", "files_b", "lines")
 
 
 def load_store(work: Path) -> dict:
@@ -271,11 +272,28 @@ def remember(store: dict, row: dict) -> dict:
     for key in TOOL_KEYS:
         if isinstance(row.get(key), Run):
             kept[key] = {f: getattr(row[key], f) for f in Run.__slots__}
+    for key in INPUT_KEYS:
+        kept[key] = row[key]
     merged = dict(row)
     for key in TOOL_KEYS:
         if key not in merged and key in kept:
             merged[key] = Run(**kept[key])
     return merged
+
+
+def with_stored_sizes(rows: list[dict], store: dict) -> list[dict]:
+    """This run's rows plus the stored ones of the sizes it did not run, in size order: a
+    run of the small sizes with every tool still shows the large ones (their "Measured"
+    stamps say when)."""
+    by_size = {row["size"]: row for row in rows}
+    for size in SIZES:
+        kept = store.get(size, {})
+        if size not in by_size and all(k in kept for k in INPUT_KEYS):
+            row = {"size": size, **{k: kept[k] for k in INPUT_KEYS}}
+            row.update({k: Run(**kept[k]) for k in TOOL_KEYS if k in kept})
+            by_size[size] = row
+    order = {size: i for i, size in enumerate(SIZES)}
+    return sorted(by_size.values(), key=lambda r: order.get(r["size"], len(order)))
 
 
 def render(rows: list[dict], meta: dict) -> str:
@@ -425,11 +443,12 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )  # fmt: skip
         if "ours" in tools and not args.no_write:
-            write_docs(render(rows, meta))  # after each size, so a long run leaves its figures
+            # After each size, so a long run leaves its figures.
+            write_docs(render(with_stored_sizes(rows, store), meta))
     if "ours" not in tools:
         print("(the table needs ours; pass --tools ours,...)")
         return 0
-    print(render(rows, meta))
+    print(render(with_stored_sizes(rows, store), meta))
     return 0
 
 
