@@ -23,6 +23,7 @@ import os
 import pickle
 import struct
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ CACHE_FORMAT = 1
 DEFAULT_MAX_BYTES: int = Settings().cache_max_bytes
 # Evicting down to this share of the limit leaves room so that not every run rescans.
 EVICT_TO = 0.8
+# A run trusts the size the last full scan found (plus what runs wrote since) for this long;
+# the tally drifts when runs share the cache at the same moment, so it is renewed daily.
+TALLY_MAX_AGE_S = 24 * 3600
 
 _MAGIC = b"PLAGFA\x00\x01"
 # magic, format, engine digest, file sha256, text crc32, text length, payload length, payload digest
@@ -165,10 +169,16 @@ class AnalysisCache:
     root: Path
     max_bytes: int = DEFAULT_MAX_BYTES
     stats: CacheStats = field(default_factory=CacheStats)
+    written: int = 0  # bytes this instance wrote, for the tally
 
     @property
     def base(self) -> Path:
         return self.root / "analysis"
+
+    @property
+    def tally_path(self) -> Path:
+        # Beside the entries' folder, not in it: the scan must not count or evict it.
+        return self.root / "analysis.tally"
 
     def folder(self) -> Path:
         return self.base / f"v{CACHE_FORMAT}" / engine_digest().hex()
@@ -231,6 +241,7 @@ class AnalysisCache:
             return
         self.stats.writes += 1
         TOTALS.writes += 1
+        self.written += len(entry)
 
     def entries(self) -> Iterator[tuple[Path, int, float]]:
         """(path, size, mtime) of every entry, of any format or engine."""
@@ -256,10 +267,28 @@ class AnalysisCache:
         return sum(size for _, size, _ in self.entries())
 
     def evict(self) -> int:
-        """Delete least recently used entries until the cache fits its limit again."""
+        """Delete least recently used entries until the cache fits its limit again.
+
+        Finding the entries scans the whole cache (~100,000 files when it is full), so a run
+        first adds what it wrote to the size the last scan found: while that stays under the
+        limit and the scan is under a day old, nothing is scanned. The sum over-counts an
+        entry written twice, which only brings the next scan forward.
+        """
+        tally = self._read_tally()
+        if tally is not None:
+            known, scanned_at = tally
+            if (
+                known + self.written <= self.max_bytes
+                and time.time() - scanned_at < TALLY_MAX_AGE_S
+            ):
+                self._write_tally(known + self.written, scanned_at)
+                self.written = 0
+                return 0
         found = list(self.entries())
         total = sum(size for _, size, _ in found)
+        self.written = 0
         if total <= self.max_bytes:
+            self._write_tally(total, time.time())
             return 0
         target = int(self.max_bytes * EVICT_TO)
         removed = 0
@@ -274,7 +303,29 @@ class AnalysisCache:
             removed += 1
         self.stats.evicted += removed
         TOTALS.evicted += removed
+        self._write_tally(total, time.time())
         log.info(
             "analysis cache: evicted %d entries to stay under %d bytes", removed, self.max_bytes
         )
         return removed
+
+    def _read_tally(self) -> tuple[int, float] | None:
+        try:
+            known, scanned_at = self.tally_path.read_text(encoding="ascii").split()
+            return int(known), float(scanned_at)
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None  # missing or unreadable: scan
+
+    def _write_tally(self, known: int, scanned_at: float) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tally-")
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as fh:
+                    fh.write(f"{known} {scanned_at:.0f}\n")
+                os.replace(tmp, self.tally_path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            log.info("analysis cache: cannot record its size (%s)", exc)

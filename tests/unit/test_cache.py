@@ -134,3 +134,39 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     cache.put(file, encode_entry(file, analyze_file(file, "a")))
     assert cache.stats.write_errors == 1
     assert cache.get(file) is None
+
+
+def test_a_run_that_wrote_little_trusts_the_last_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full cache is ~100,000 entries: scanning them all after every cold run is what the
+    # tally saves. Scans are counted through `entries`.
+    scans = []
+    real = AnalysisCache.entries
+
+    def counted(self: AnalysisCache):  # type: ignore[no-untyped-def]
+        scans.append(1)
+        return real(self)
+
+    monkeypatch.setattr(AnalysisCache, "entries", counted)
+    files = [source_file(CODE + f"\nz = {i}\n") for i in range(6)]
+    first = AnalysisCache(tmp_path)
+    one = stored(first, files[0]).stat().st_size
+    first.max_bytes = one * 4
+    assert first.evict() == 0 and len(scans) == 1  # no tally yet: scanned, and recorded
+    second = AnalysisCache(tmp_path, max_bytes=one * 4)
+    stored(second, files[1])
+    assert second.evict() == 0 and len(scans) == 1  # 2 entries by the tally: no scan
+    third = AnalysisCache(tmp_path, max_bytes=one * 4)
+    for f in files[2:]:
+        stored(third, f)
+    # The tally says 6 entries, over the limit of 4: a scan, which evicts down to 80 %.
+    assert third.evict() == 3 and len(scans) == 2
+    left = list(real(third))
+    assert sum(size for _, size, _ in left) <= third.max_bytes
+    assert not any(p.name == third.tally_path.name for p, _, _ in left)
+    # A tally a day old is not trusted.
+    known, _ = third.tally_path.read_text().split()
+    third.tally_path.write_text(f"{known} 0\n")
+    fourth = AnalysisCache(tmp_path, max_bytes=one * 4)
+    assert fourth.evict() == 0 and len(scans) == 3
