@@ -568,8 +568,8 @@ def tile(
     tiles: list[Tile] = []
     taking = _Taking(used_a, used_b, tiles, min_match, na, nb)
     if taking.full:
-        pass
-    elif na + nb >= ARRAY_SEEDS_FROM:
+        return []  # the taken tiles leave no room for another
+    if na + nb >= ARRAY_SEEDS_FROM:
         taking.sorted(_array_seeds(a, b, min_match, (used_a, used_b) if taken else None))
     else:
         heap = _seeds(a, b, min_match)
