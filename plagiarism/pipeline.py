@@ -11,10 +11,10 @@ import dataclasses
 import functools
 import gc
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from plagiarism import __version__, match, sources
 from plagiarism.align import MAX_TOKENS, Alignment, align, decode_alignment, encode_alignment
@@ -254,11 +254,12 @@ class _Shapes:
     def _cached(
         self,
         keys: list[bytes],
-        tasks: Callable[[list[int]], list[Any]],
-        fn: Callable[[Any], bytes],
+        make: Callable[[list[int]], Iterable[bytes]],
         decode: Callable[[bytes], T],
         cost: Callable[[int], int] | None = None,
     ) -> list[T]:
+        """The value of each key: from the store when it has it, else from `make`, which
+        gets the indexes of the misses and yields their encoded values in that order."""
         found = self.store.get_many(keys) if self.store is not None else {}
         out: list[T | None] = [None] * len(keys)
         for i, key in enumerate(keys):
@@ -279,7 +280,7 @@ class _Shapes:
             # sort is stable and coarse, so the cheap rest keep their order.
             todo.sort(key=lambda i: -cost(i))
         fresh: dict[bytes, bytes] = {}
-        for i, value in zip(todo, self.executor.map(fn, tasks(todo)), strict=True):
+        for i, value in zip(todo, make(todo), strict=True):
             out[i] = decode(value)
             fresh[keys[i]] = value
             self.progress.advance()
@@ -294,11 +295,10 @@ class _Shapes:
         bands, rows = lsh_shape(self.settings.lsh_threshold, num_perm)
         columns = min(num_perm, bands * rows)
         keys = [make_key("print", k, num_perm, columns, u.content_hash) for u in units]
-        made: dict[int, bytes] = {}
 
-        def make(todo: list[int]) -> list[int]:
+        def make(todo: list[int]) -> Iterator[bytes]:
             if not todo:
-                return todo
+                return
             lites = [_lite(units[i]) for i in todo]
             tokens = sum(len(syms) for syms, _ in lites)
             # One batch here while IPC would cost more than the workers save (or there are
@@ -307,18 +307,15 @@ class _Shapes:
             count = 1
             if tokens > PRINTS_AT_HOME and not isinstance(self.executor, Serial):
                 count = min(len(todo), max(MIN_ITEMS_FOR_POOL, -(-tokens // PRINT_BATCH_TOKENS)))
-            spans = list(pairwise(len(todo) * j // count for j in range(count + 1)))
+            spans = pairwise(len(todo) * j // count for j in range(count + 1))
             items = [(lites[lo:hi], k, num_perm, columns) for lo, hi in spans]
-            done = [_print_task(items[0])] if count == 1 else self.executor.map(_print_task, items)
-            for (lo, hi), values in zip(spans, done, strict=True):
-                made.update(zip(todo[lo:hi], values, strict=True))
-            return todo
+            batches = (
+                [_print_task(items[0])] if count == 1 else self.executor.map(_print_task, items)
+            )
+            for values in batches:
+                yield from values
 
-        # `_cached` does the store's part and calls `make` with the misses; by the time it
-        # maps over them (here, not in a worker) their values are made.
-        pairs = _Shapes(self.settings, Serial(), self.store, self.progress)._cached(
-            keys, make, made.pop, functools.partial(decode_print, num_perm=columns)
-        )
+        pairs = self._cached(keys, make, functools.partial(decode_print, num_perm=columns))
         return [UnitPrint(index=i, hashes=h, signature=sig) for i, (h, sig) in enumerate(pairs)]
 
     def alignments(self, pairs: Sequence[tuple[Unit, Unit]]) -> list[Alignment]:
@@ -342,11 +339,13 @@ class _Shapes:
         ]
         found = self._cached(
             keys,
-            lambda todo: [
-                (_lite(pairs[others[i]][0]), _lite(pairs[others[i]][1]), min_match, short)
-                for i in todo
-            ],
-            _align_task,
+            lambda todo: self.executor.map(
+                _align_task,
+                [
+                    (_lite(pairs[others[i]][0]), _lite(pairs[others[i]][1]), min_match, short)
+                    for i in todo
+                ],
+            ),
             decode_alignment,
             # In units of a million token pairs: only the few long pairs move ahead, the
             # rest stay in order, a B unit's partners together (align caches per stream).
