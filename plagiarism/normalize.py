@@ -16,6 +16,7 @@ whether `hidden_size` or `minivlm.utils` belongs to the project depends on the w
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import gc
 import hashlib
 import itertools
@@ -1638,26 +1639,9 @@ class Resolver:
                 units = [resolve_unit(raw, a, self.ctx, side, self._memo) for raw in a.units]
                 self._done[a.sha256] = units
             else:
-                units = [_moved(u, side, a.path) for u in seen]
+                units = [dataclasses.replace(u, side=side, path=a.path) for u in seen]
             out.extend(units)
         return out
-
-
-def _moved(u: Unit, side: Side, path: str) -> Unit:
-    # dataclasses.replace introspects the fields on every call: a tenth of the resolution
-    # of two versions of one repository, where most units are taken over this way.
-    return Unit(
-        side=side,
-        path=path,
-        qualname=u.qualname,
-        kind=u.kind,
-        start_line=u.start_line,
-        end_line=u.end_line,
-        file_sha256=u.file_sha256,
-        tokens=u.tokens,
-        calls=u.calls,
-        content_hash=u.content_hash,
-    )
 
 
 def resolve_units_of(analyses: Iterable[FileAnalysis], ctx: SideContext, side: Side) -> list[Unit]:
