@@ -225,15 +225,7 @@ class AnalysisCache:
         path = self.path_for(file)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(entry)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            _write_whole(path, entry)
         except OSError as exc:
             log.info("analysis cache: cannot write %s (%s)", path, exc)
             self.stats.write_errors += 1
@@ -318,14 +310,20 @@ class AnalysisCache:
 
     def _write_tally(self, known: int, scanned_at: float) -> None:
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tally-")
-            try:
-                with os.fdopen(fd, "w", encoding="ascii") as fh:
-                    fh.write(f"{known} {scanned_at:.0f}\n")
-                os.replace(tmp, self.tally_path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            _write_whole(self.tally_path, f"{known} {scanned_at:.0f}\n".encode("ascii"))
         except OSError as exc:
             log.info("analysis cache: cannot record its size (%s)", exc)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path` and rename it into place: concurrent
+    runs sharing a cache folder never see half a file. Raises OSError."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
