@@ -28,6 +28,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from plagiarism.candidates import ranges
 from plagiarism.model import LineRange, Region, Rename, TokenStream
 from plagiarism.normalize import PLACEHOLDERS, STRING
 
@@ -402,21 +403,15 @@ def _seed_pairs(
     plain = np.flatnonzero(in_a <= MAX_SEED_OCCURRENCES)
     count = in_b[plain]
     j = np.repeat(plain, count)
-    i = order_b[np.repeat(lo[plain], count) + _ranks(count)]
+    i = order_b[ranges(lo[plain], lo[plain] + count)]
     crowded = np.unique(ha[in_a > MAX_SEED_OCCURRENCES])
     if len(crowded):
         start = np.searchsorted(sorted_b, crowded, "left")
         count = np.searchsorted(sorted_b, crowded, "right") - start
-        positions = np.sort(order_b[np.repeat(start, count) + _ranks(count)])
+        positions = np.sort(order_b[ranges(start, start + count)])
         i2, j2 = _pairs_from_b(ha, hb, positions, len(a), len(b))
         i, j = np.concatenate((i, i2)), np.concatenate((j, j2))
     return i, j
-
-
-def _ranks(count: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """0, 1, ..., count[0] - 1, 0, 1, ..., count[1] - 1, ...: offsets within repeated runs."""
-    firsts = np.cumsum(count) - count
-    return np.arange(int(count.sum())) - np.repeat(firsts, count)
 
 
 @lru_cache(maxsize=64)
@@ -458,7 +453,7 @@ def _pairs_from_b(
         lo = lo.copy()
         lo[crowded] += start
     i = np.repeat(positions, count)
-    j = order[np.repeat(lo, count) + _ranks(count)]
+    j = order[ranges(lo, lo + count)]
     return i, j
 
 

@@ -105,7 +105,7 @@ class Bands:
         hit = hi > lo
         if not hit.any():
             return np.zeros(0, dtype=np.int64)
-        entries = self._order[_ranges(lo[hit], hi[hit])]
+        entries = self._order[ranges(lo[hit], hi[hit])]
         units, band = np.divmod(entries, self.bands)
         cols = band[:, None] * self.rows + np.arange(self.rows)
         same = (self._sigs[units[:, None], cols] == q[cols]).all(axis=1)
@@ -115,7 +115,7 @@ class Bands:
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _ranges(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def ranges(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The concatenation of arange(lo[i], hi[i]) for every i, without a Python loop."""
     lengths = hi - lo
     starts = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
@@ -170,7 +170,7 @@ class LocalIndex:
         hi = np.searchsorted(self._keys, b.hashes, side="right")
         hit = hi > lo
         if hit.any():
-            ids, counts = np.unique(self._owners[_ranges(lo[hit], hi[hit])], return_counts=True)
+            ids, counts = np.unique(self._owners[ranges(lo[hit], hi[hit])], return_counts=True)
         else:
             ids = np.zeros(0, dtype=np.int64)
             counts = np.zeros(0, dtype=np.int64)
