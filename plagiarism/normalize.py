@@ -1055,7 +1055,6 @@ _RULES: dict[str, Callable[[_Emitter, Node], None]] = {
 _RULE_OF = {kid: _RULES[name] for kid, name, _ in node_kinds() if name in _RULES}
 # A leaf's token: its kind if named (comments have a rule), if anonymous only the kept ones.
 _LEAF_OF = {kid: name if named or name in _KEEP_ANON else "" for kid, name, named in node_kinds()}
-_LAMBDA = frozenset(kid for kid, name, _ in node_kinds() if name == "lambda")
 
 
 def _kind_ids(*names: str) -> frozenset[int]:
@@ -1069,6 +1068,7 @@ _ASSIGNMENT_KINDS = _kind_ids("assignment")
 _ATTRIBUTE_KINDS = _kind_ids("attribute")
 _IDENTIFIER_KINDS = _kind_ids("identifier")
 _KEYWORD_ARGUMENT_KINDS = _kind_ids("keyword_argument")
+_LAMBDA = _kind_ids("lambda")
 
 
 def _is_definition(node: Node) -> bool:
