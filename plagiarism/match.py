@@ -15,9 +15,8 @@ honest implementations agree on no such map.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from plagiarism.align import (
     Alignment,
@@ -33,12 +32,16 @@ from plagiarism.align import (
 from plagiarism.config import Settings
 from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
 
-if TYPE_CHECKING:
-    import networkx as nx
-
 # Components of the candidate graph larger than this are matched greedily (heaviest edge
 # first): the blossom algorithm is cubic, and such components are idioms, not copies.
 MAX_EXACT_COMPONENT = 150
+# Components whose smaller side has at most this many units are matched by dynamic
+# programming over that side's subsets (2**n states); larger ones by networkx's blossom.
+# Every component of the transformers benchmark up to 300 files per side is this small.
+MAX_SUBSET_SIDE = 8
+# Edge weights are compared in units of 2**-WEIGHT_BITS token: shares of A covered that
+# differ by less are a tie, decided by the stated order of pairs (see `_contested`).
+WEIGHT_BITS = 20
 # Per contested unit of B, the structural tie-break looks at this many strongest origins.
 MAX_TIE_OPTIONS = 8
 
@@ -68,8 +71,10 @@ def one_to_one(
     min_score: float,
     bonus: dict[tuple[int, int], float] | None = None,
     fixed: frozenset[tuple[int, int]] = frozenset(),
+    same_path: Callable[[int, int], bool] = lambda a, b: False,
 ) -> dict[int, Scored]:
-    """B index -> the chosen pair, maximising the total matched tokens (plus `bonus`).
+    """B index -> the chosen pair, maximising the total matched tokens (plus `bonus`);
+    equally heavy choices go to pairs at the same path, then in A's order (`_contested`).
 
     `fixed` pairs (a, b) are taken first and their units leave the graph: a unit that is
     the same code at the same path and name on both sides has no better partner, and
@@ -101,7 +106,7 @@ def one_to_one(
         if len(edges) == 1:
             picked = edges
         else:
-            picked = _contested(edges, by_edge)
+            picked = _contested(edges, by_edge, same_path)
         for key in picked:
             chosen[key[1]] = scored_of[key]
     return chosen
@@ -128,50 +133,97 @@ def _components(by_edge: dict[tuple[int, int], float]) -> list[list[tuple[int, i
 
 
 def _contested(
-    edges: list[tuple[int, int]], by_edge: dict[tuple[int, int], float]
+    edges: list[tuple[int, int]],
+    by_edge: dict[tuple[int, int], float],
+    same_path: Callable[[int, int], bool],
 ) -> list[tuple[int, int]]:
-    """The matching of one component with two or more edges: exact (networkx's maximum
-    weight matching) up to MAX_EXACT_COMPONENT nodes, greedy beyond."""
-    # Imported here: a run whose components are all single edges never pays its import
-    # (a tenth of a second), and `warm_up` can load it while files are being parsed.
+    """The matching of one component with two or more edges: the heaviest, exact up to
+    MAX_EXACT_COMPONENT nodes, greedy beyond.
+
+    Equally heavy matchings are common (one B config class against three identical ones in
+    A), and the report must say which origin it shows and why, the same in every run. So the
+    exact matching is unique by construction: pairs are ranked (same path first, then A's
+    order, then B's), and among matchings of equal weight the one holding the best-ranked
+    pair wins, then the next. Integer keys carry that order below the weight: weight in
+    units of 2**-WEIGHT_BITS token, then one bit per pair, best rank highest. Every exact
+    solver therefore returns the same matching; a small one is solved here (the graph
+    library's import alone costs more than every component of a typical run)."""
+    side_a = sorted({a for a, _ in edges})
+    side_b = sorted({b for _, b in edges})
+    if len(side_a) + len(side_b) > MAX_EXACT_COMPONENT:
+        return _greedy(edges, by_edge)
+    ranked = sorted(edges, key=lambda e: (not same_path(*e), e))
+    n = len(ranked)
+    key = {
+        e: (round(by_edge[e] * (1 << WEIGHT_BITS)) << n) | (1 << (n - 1 - r))
+        for r, e in enumerate(ranked)
+    }
+    if min(len(side_a), len(side_b)) <= MAX_SUBSET_SIDE:
+        return _heaviest_by_subsets(key, side_a, side_b)
+    return _heaviest_by_blossom(key)
+
+
+def _heaviest_by_subsets(
+    key: dict[tuple[int, int], int], side_a: list[int], side_b: list[int]
+) -> list[tuple[int, int]]:
+    """The maximum-key matching, by dynamic programming over the subsets of the smaller
+    side that are already matched, one node of the larger side at a time."""
+    a_small = len(side_a) <= len(side_b)
+    small, large = (side_a, side_b) if a_small else (side_b, side_a)
+    bit = {node: 1 << i for i, node in enumerate(small)}
+    options: dict[int, list[tuple[int, int, tuple[int, int]]]] = defaultdict(list)
+    for (a, b), k in key.items():
+        s, t = (a, b) if a_small else (b, a)
+        options[t].append((bit[s], k, (a, b)))
+    # Matched subset of the small side -> (total key, pairs); keys are distinct powers of
+    # two below the weights, so no two matchings share a total and the best is unique.
+    best: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {0: (0, ())}
+    for node in large:
+        step = dict(best)
+        for mask, (total, pairs) in best.items():
+            for b_bit, k, pair in options[node]:
+                if mask & b_bit:
+                    continue
+                grown = mask | b_bit
+                held = step.get(grown)
+                if held is None or held[0] < total + k:
+                    step[grown] = (total + k, (*pairs, pair))
+        best = step
+    return list(max(best.values())[1])
+
+
+def _heaviest_by_blossom(key: dict[tuple[int, int], int]) -> list[tuple[int, int]]:
     import networkx as nx
 
     graph = nx.Graph()
-    # Integer nodes (A: i, B: -1 - j): their hashes are not salted per process, so ties
-    # in the matching resolve the same way in every run (tuples of str would not).
-    for a, b in edges:
-        graph.add_edge(a, -1 - b, weight=by_edge[(a, b)])
-    if graph.number_of_nodes() <= MAX_EXACT_COMPONENT:
-        pairs = list(nx.max_weight_matching(graph))
-    else:
-        pairs = _greedy(graph)
-    return [(u, -1 - v) if u >= 0 else (v, -1 - u) for u, v in pairs]
+    # Integer weights: networkx then computes in integers only, so the unique maximum is
+    # found exactly. Nodes: A is i, B is -1 - j.
+    for (a, b), k in key.items():
+        graph.add_edge(a, -1 - b, weight=k)
+    pairs = nx.max_weight_matching(graph)
+    return sorted((u, -1 - v) if u >= 0 else (v, -1 - u) for u, v in pairs)
 
 
-def warm_up() -> None:
-    """Import the graph library in a background thread (call it while the pipeline waits on
-    worker processes that are already started: a thread importing while a process forks
-    could leave the child a held import lock)."""
-    import threading
-
-    threading.Thread(target=_import_networkx, name="warm-up networkx", daemon=True).start()
-
-
-def _import_networkx() -> None:
-    import networkx  # noqa: F401
-
-
-def _greedy(sub: nx.Graph) -> list[tuple[int, int]]:
-    taken: set[int] = set()
+def _greedy(
+    edges: list[tuple[int, int]], by_edge: dict[tuple[int, int], float]
+) -> list[tuple[int, int]]:
+    taken_a: set[int] = set()
+    taken_b: set[int] = set()
     out = []
-    for u, v, _ in sorted(
-        sub.edges(data="weight"), key=lambda e: (-e[2], min(e[0], e[1]), max(e[0], e[1]))
-    ):
-        if u in taken or v in taken:
+    for a, b in sorted(edges, key=lambda e: (-by_edge[e], *_node_order(e))):
+        if a in taken_a or b in taken_b:
             continue
-        taken.update((u, v))
-        out.append((u, v))
+        taken_a.add(a)
+        taken_b.add(b)
+        out.append((a, b))
     return out
+
+
+def _node_order(edge: tuple[int, int]) -> tuple[int, int]:
+    # The order the greedy pass has always used: graph nodes A = i and B = -1 - j, the
+    # smaller first.
+    u, v = edge[0], -1 - edge[1]
+    return min(u, v), max(u, v)
 
 
 def _members(units: Sequence[Unit]) -> dict[int, list[int]]:
@@ -221,6 +273,7 @@ def structural_bonus(
     min_score: float,
     fixed: frozenset[tuple[int, int]] = frozenset(),
     names: _Names | None = None,
+    same_path: Callable[[int, int], bool] = lambda a, b: False,
 ) -> dict[tuple[int, int], float]:
     """Evidence beyond a pair's own tokens, for B units with several plausible origins.
 
@@ -258,7 +311,10 @@ def structural_bonus(
     for b, options in contested.items():
         # Only the strongest few can win: a bonus is worth a few statements at most, and a
         # method repeated in fifty files of A should not cost fifty name comparisons.
-        strongest = sorted(options, key=lambda s: (-s.alignment.matched, s.a))[:MAX_TIE_OPTIONS]
+        # (In the matching's order of preference among equals: same path, then A's order.)
+        strongest = sorted(
+            options, key=lambda s: (-s.alignment.matched, not same_path(s.a, b), s.a)
+        )[:MAX_TIE_OPTIONS]
         for s in strongest:
             agree = 0
             for (na, nb), count in names(s).items():
@@ -433,7 +489,11 @@ def build(
         and units_a[s.a].qualname == units_b[s.b].qualname
         and units_a[s.a].path == units_b[s.b].path
     )
-    first = one_to_one(scored, min_score=threshold, fixed=fixed)
+
+    def same_path(a: int, b: int) -> bool:
+        return units_a[a].path == units_b[b].path
+
+    first = one_to_one(scored, min_score=threshold, fixed=fixed, same_path=same_path)
     linked = {
         (units_a[s.a].path, units_b[b].path)
         for b, s in first.items()
@@ -450,8 +510,12 @@ def build(
             if ctx.score >= floor:
                 eligible.append(Scored(a=s.a, b=s.b, alignment=ctx, context=ctx is not s.alignment))
     names = _Names(units_a, units_b)
-    bonus = structural_bonus(eligible, first, units_a, units_b, floor, fixed, names)
-    chosen = one_to_one(eligible, min_score=floor, bonus=bonus, fixed=fixed) if eligible else {}
+    bonus = structural_bonus(eligible, first, units_a, units_b, floor, fixed, names, same_path)
+    chosen = (
+        one_to_one(eligible, min_score=floor, bonus=bonus, fixed=fixed, same_path=same_path)
+        if eligible
+        else {}
+    )
     used_a = {s.a for s in chosen.values()}
 
     # Units of B left over but explained by an A unit already used: split helpers, duplicates.

@@ -16,7 +16,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
-from plagiarism import __version__, match, sources
+from plagiarism import __version__, sources
 from plagiarism.align import MAX_TOKENS, Alignment, align, decode_alignment, encode_alignment
 from plagiarism.artifacts import compare_artifacts, is_finding
 from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
@@ -152,9 +152,6 @@ def _analyze(
             by_hash[f.sha256] = cached
             progress.advance()
     entries = executor.map(_analyze_entry, [(f, side) for f in todo])
-    # Workers (if any) are started by now; while they parse, this process has a core's
-    # share to spare for what matching will import.
-    match.warm_up()
     for f, entry in zip(todo, entries, strict=True):
         by_hash[f.sha256] = decode_entry(entry, f)
         if settings.use_cache:
@@ -402,16 +399,21 @@ def score_candidates(
     )
     progress.stage("candidates", total=len(shapes_b))
     proposals: dict[str, list[int]] = {}  # B shape -> A unit indexes, strongest first
+    proposed: dict[str, list[str]] = {}  # B shape -> the A shapes of its proposals
     needed: dict[tuple[str, str], tuple[int, int]] = {}  # shape pair -> a unit and a b unit
     for shape, b_index in shapes_b.items():
         if shape in twins:
             partners = twins[shape][:cap]
+            proposed[shape] = [shape]
             # Twins are all one shape pair, aligned once.
             needed.setdefault((shape, shape), (partners[0], b_index))
         else:
             partners = []
+            proposed[shape] = []
             for prop in index.query(prints_b[shape]):
-                partners.extend(twins[units_a[representatives[prop.a]].content_hash])
+                shape_a = units_a[representatives[prop.a]].content_hash
+                proposed[shape].append(shape_a)
+                partners.extend(twins[shape_a])
                 if len(partners) >= cap:
                     break
             partners = partners[:cap]
@@ -428,12 +430,24 @@ def score_candidates(
     # repository that is most units, times up to `cap` look-alikes each.
     # (A file may define the same name twice, in two branches: each is a twin.)
     same_place: dict[tuple[str, str, str], list[int]] = {}
+    same_path: dict[tuple[str, str], list[int]] = {}
     for i, u in enumerate(units_a):
         same_place.setdefault((u.path, u.qualname, u.content_hash), []).append(i)
+        same_path.setdefault((u.path, u.content_hash), []).append(i)
     scored: list[Scored] = []
     for b_index, ub in enumerate(units_b):
         twins_here = same_place.get((ub.path, ub.qualname, ub.content_hash))
-        partners = twins_here if twins_here is not None else proposals[ub.content_hash]
+        if twins_here is not None:
+            partners = twins_here
+        else:
+            partners = proposals[ub.content_hash]
+            # A proposed shape with more look-alikes in A than the cap keeps its first
+            # ones; one at B's own path is scored too (its alignment is the shape pair's),
+            # as the matching prefers it among equals.
+            for shape_a in proposed[ub.content_hash]:
+                for a_index in same_path.get((ub.path, shape_a), ()):
+                    if a_index not in partners:
+                        partners = [*partners, a_index]
         for a_index in partners:
             key = (units_a[a_index].content_hash, ub.content_hash)
             scored.append(Scored(a=a_index, b=b_index, alignment=alignments[key]))

@@ -243,3 +243,33 @@ def test_repetitive_code_copied_with_its_names_is_a_finding(tmp_path: Path) -> N
     b = _side(tmp_path / "b", {"lib/knobs.py": body.replace("Train", "Knobs")})
     r = compare(a, b, Settings(jobs=1, use_cache=False))
     assert any(p.b.name == "Knobs" and not p.backed_only for p in r.pairs)
+
+
+def _renamed_fused() -> tuple[str, str]:
+    body = BRANCHES.split("else:")[0].replace("if torch.cuda.is_available():\n", "")
+    body = "\n".join(line[4:] if line.startswith("    ") else line for line in body.splitlines())
+    renamed = (
+        body.replace("fused", "norm_affine").replace("weight", "gamma").replace("bias", "beta")
+    )
+    return body, renamed
+
+
+def test_among_identical_origins_the_one_at_the_same_path_is_shown(tmp_path: Path) -> None:
+    # Ten identical origins explain the renamed copy equally well; the report must name one
+    # the same way every time, and for a reason a reviewer can check: B's own path.
+    body, renamed = _renamed_fused()
+    a = _side(tmp_path / "a", {f"pkg/m{i:02d}.py": body for i in range(10)})
+    for at in ("pkg/m03.py", "pkg/m08.py"):
+        b = _side(tmp_path / f"b-{at[-5:-3]}", {at: renamed})
+        r = compare(a, b, Settings(jobs=1, use_cache=False))
+        (pair,) = [p for p in r.pairs if p.b.name == "norm_affine"]
+        assert pair.a.path == at
+
+
+def test_among_identical_origins_elsewhere_the_first_in_a_is_shown(tmp_path: Path) -> None:
+    body, renamed = _renamed_fused()
+    a = _side(tmp_path / "a", {f"pkg/m{i:02d}.py": body for i in (4, 2, 7, 5)})
+    b = _side(tmp_path / "b", {"vendor/ops.py": renamed})
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    (pair,) = [p for p in r.pairs if p.b.name == "norm_affine"]
+    assert pair.a.path == "pkg/m02.py"
