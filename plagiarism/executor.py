@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from itertools import chain
 from typing import Any, Protocol, TypeVar
 
 from plagiarism.errors import UsageError
@@ -23,6 +24,13 @@ R = TypeVar("R")
 
 # Below this many items a pool costs more to start than it saves.
 MIN_ITEMS_FOR_POOL = 64
+# With estimated costs (seconds per item), the work that pays for starting a pool (forking,
+# and feeding the workers), and the work that pays for shipping to one already running.
+POOL_START_WORTH_S = 0.1
+POOL_USE_WORTH_S = 0.01
+# Batches per worker when items carry costs: enough for the last ones to even out the
+# workers, few enough that shipping them costs little.
+BATCHES_PER_WORKER = 8
 # Items per Dask task: one task per file would spend more time in the scheduler (~1 ms per
 # task) than a small file takes to parse; a few hundred tasks still balance the workers.
 DASK_BATCH = 16
@@ -31,13 +39,21 @@ DASK_CONNECT_TIMEOUT_S = 20
 
 
 class Executor(Protocol):
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], costs: Sequence[float] | None = None
+    ) -> Iterator[R]:
+        """`fn` of each item, in input order. `costs`, when given, estimates each item's
+        seconds: an executor may use it to decide where the work runs and how to batch it,
+        never to change the results."""
+        ...
 
     def close(self) -> None: ...
 
 
 class Serial:
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], costs: Sequence[float] | None = None
+    ) -> Iterator[R]:
         return map(fn, items)
 
     def close(self) -> None:
@@ -52,14 +68,38 @@ class LocalProcesses:
         self.min_items = min_items
         self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], costs: Sequence[float] | None = None
+    ) -> Iterator[R]:
         work = list(items)
+        if costs is not None:
+            return self._map_costed(fn, work, costs)
         if self.jobs <= 1 or len(work) < self.min_items:
             return map(fn, work)
+        chunk = max(1, len(work) // (self.jobs * 8))
+        return self._started().map(fn, work, chunksize=chunk)
+
+    def _map_costed(
+        self, fn: Callable[[T], R], work: list[T], costs: Sequence[float]
+    ) -> Iterator[R]:
+        total = sum(costs)
+        worth = POOL_START_WORTH_S if self._pool is None else POOL_USE_WORTH_S
+        if self.jobs <= 1 or len(work) < 2 or total < worth:
+            return map(fn, work)
+        # Batches of about equal cost rather than of equal count: one long pair among
+        # hundreds of short ones goes alone, instead of taking a count's worth of the next
+        # dearest with it while the other workers run out of work.
+        pool = self._started()
+        (lo, hi), *rest = cost_spans(costs, self.jobs * BATCHES_PER_WORKER)
+        futures = [pool.submit(_apply_batch, fn, work[a:b]) for a, b in rest]
+        # This process would only wait: it takes the first batch itself (nothing to ship,
+        # and its heap is already grown, where a worker's first long item page-faults).
+        return chain(_apply_batch(fn, work[lo:hi]), (r for f in futures for r in f.result()))
+
+    def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_worker_start)
-        chunk = max(1, len(work) // (self.jobs * 8))
-        return self._pool.map(fn, work, chunksize=chunk)
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
@@ -76,6 +116,22 @@ def _worker_start() -> None:
 
 def _apply_batch(fn: Callable[[T], R], batch: Sequence[T]) -> list[R]:
     return [fn(item) for item in batch]
+
+
+def cost_spans(costs: Sequence[float], parts: int) -> list[tuple[int, int]]:
+    """Contiguous (start, end) spans covering the items, each of about 1/`parts` of the total
+    cost: an item dearer than that is a span of its own, cheap neighbours share one."""
+    target = sum(costs) / max(1, parts)
+    spans: list[tuple[int, int]] = []
+    lo, held = 0, 0.0
+    for i, cost in enumerate(costs):
+        if i > lo and held + cost > target:
+            spans.append((lo, i))
+            lo, held = i, 0.0
+        held += cost
+    if lo < len(costs):
+        spans.append((lo, len(costs)))
+    return spans
 
 
 class DaskExecutor:
@@ -102,7 +158,10 @@ class DaskExecutor:
                 raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         self._client = client
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], costs: Sequence[float] | None = None
+    ) -> Iterator[R]:
+        # Costs are not used: a cluster's batches are sized for its scheduler (DASK_BATCH).
         work = list(items)
         batches = [work[i : i + self.batch] for i in range(0, len(work), self.batch)]
         # pure=False: identical batches (the same file twice) must still each run once per call.

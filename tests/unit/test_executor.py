@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from plagiarism.errors import UsageError
-from plagiarism.executor import LocalProcesses, Serial, make_executor
+from plagiarism.executor import LocalProcesses, Serial, cost_spans, make_executor
 
 
 def _pid_and_square(x: int) -> tuple[int, int]:
@@ -33,6 +33,35 @@ def test_small_batches_stay_in_process() -> None:
     finally:
         pool.close()
     assert {pid for pid, _ in out} == {os.getpid()}
+
+
+def test_cost_spans_put_a_dear_item_alone_and_share_out_the_cheap_ones() -> None:
+    costs = [50.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    spans = cost_spans(costs, 8)
+    assert spans[0] == (0, 1)
+    # Contiguous, in order, covering every item once.
+    assert [lo for lo, _ in spans[1:]] == [hi for _, hi in spans[:-1]]
+    assert spans[-1][1] == len(costs)
+    # The cheap items are grouped up to about an eighth of the total each.
+    assert all(sum(costs[lo:hi]) <= sum(costs) / 8 or hi - lo == 1 for lo, hi in spans)
+    assert len(spans) < len(costs)
+    assert cost_spans([], 4) == []
+
+
+def test_costed_work_is_batched_by_cost_in_order_and_cheap_work_stays_home() -> None:
+    items = list(range(300))
+    pool = LocalProcesses(2)
+    try:
+        cheap = list(pool.map(_pid_and_square, items, costs=[1e-6] * len(items)))
+        # The first item is the dearest: it is done here while the workers take the rest.
+        costly = list(pool.map(_pid_and_square, items, costs=[1.0] + [0.01] * (len(items) - 1)))
+    finally:
+        pool.close()
+    assert [sq for _, sq in cheap] == [x * x for x in items]
+    assert {pid for pid, _ in cheap} == {os.getpid()}
+    assert [sq for _, sq in costly] == [x * x for x in items]
+    assert costly[0][0] == os.getpid()
+    assert {pid for pid, _ in costly[1:]} - {os.getpid()}, "the rest must run in workers"
 
 
 def test_one_job_means_serial() -> None:
