@@ -518,6 +518,10 @@ def _unblocked(
     return i[keep], j[keep]
 
 
+# Seeds measured at once by `_common_lengths`.
+COMMON_LENGTH_BLOCK = 4096
+
+
 def _common_lengths(
     ia: npt.NDArray[np.int64],
     ib: npt.NDArray[np.int64],
@@ -527,19 +531,22 @@ def _common_lengths(
     """For each (j, i): how many tokens from A[j] and B[i] on are equal, compared a chunk
     at a time for all pairs still running. Distinct negative pads end every run at the
     end of either stream."""
-    chunk = 16
-    pad_a = np.concatenate([ia, np.full(4 * chunk, -1, dtype=np.int64)])
-    pad_b = np.concatenate([ib, np.full(4 * chunk, -2, dtype=np.int64)])
+    pad_a = np.concatenate([ia, np.full(64, -1, dtype=np.int64)])
+    pad_b = np.concatenate([ib, np.full(64, -2, dtype=np.int64)])
     length = np.zeros(len(i), dtype=np.int64)
-    live = np.arange(len(i))
-    while len(live):
-        steps = np.arange(chunk)
-        at = length[live, None] + steps
-        same = pad_a[j[live, None] + at] == pad_b[i[live, None] + at]
-        whole = same.all(axis=1)
-        length[live] += np.where(whole, chunk, same.argmin(axis=1))
-        live = live[whole]
-        chunk = min(4 * 16, chunk * 2)  # runs that got this far tend to be long
+    # A block of seeds at a time: a repetitive 10,000-token pair has ~50,000 seeds, and
+    # the (seeds x chunk) temporaries of all of them at once were ~30 MB of fresh pages
+    # (page faults cost more than the comparisons); a block's fit in cache and are reused.
+    for lo in range(0, len(i), COMMON_LENGTH_BLOCK):
+        live = np.arange(lo, min(lo + COMMON_LENGTH_BLOCK, len(i)))
+        chunk = 16
+        while len(live):
+            at = length[live, None] + np.arange(chunk)
+            same = pad_a[j[live, None] + at] == pad_b[i[live, None] + at]
+            whole = same.all(axis=1)
+            length[live] += np.where(whole, chunk, same.argmin(axis=1))
+            live = live[whole]
+            chunk = min(64, chunk * 2)  # runs that got this far tend to be long
     return length
 
 
