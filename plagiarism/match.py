@@ -35,10 +35,11 @@ from plagiarism.model import FilePair, Pair, Rename, Unit, UnitRef
 # Components of the candidate graph larger than this are matched greedily (heaviest edge
 # first): the blossom algorithm is cubic, and such components are idioms, not copies.
 MAX_EXACT_COMPONENT = 150
-# Components whose smaller side has at most this many units are matched by dynamic
-# programming over that side's subsets (2**n states); larger ones by networkx's blossom.
-# Every component of the transformers benchmark up to 300 files per side is this small.
-MAX_SUBSET_SIDE = 8
+# Components are matched by dynamic programming over the subsets of their smaller side
+# while 2**(that side) x edges stays under this (~15 ms in Python); larger ones by
+# networkx's blossom (~5 ms, after an import of ~0.15 s). At full size the transformers
+# benchmark's largest are 10 x 14 units with 114 edges (12 ms).
+MAX_SUBSET_WORK = 1 << 17
 # Edge weights are compared in units of 2**-WEIGHT_BITS token: shares of A covered that
 # differ by less are a tie, decided by the stated order of pairs (see `_contested`).
 WEIGHT_BITS = 20
@@ -158,7 +159,7 @@ def _contested(
         e: (round(by_edge[e] * (1 << WEIGHT_BITS)) << n) | (1 << (n - 1 - r))
         for r, e in enumerate(ranked)
     }
-    if min(len(side_a), len(side_b)) <= MAX_SUBSET_SIDE:
+    if (1 << min(len(side_a), len(side_b))) * n <= MAX_SUBSET_WORK:
         return _heaviest_by_subsets(key, side_a, side_b)
     return _heaviest_by_blossom(key)
 

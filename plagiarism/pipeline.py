@@ -408,22 +408,24 @@ def score_candidates(
     )
     progress.stage("candidates", total=len(shapes_b))
     proposals: dict[str, list[int]] = {}  # B shape -> A unit indexes, strongest first
-    proposed: dict[str, list[str]] = {}  # B shape -> the A shapes of its proposals
+    # B shape -> the A shape whose look-alikes the cap cut (at most one: the last added).
+    cut: dict[str, str] = {}
     needed: dict[tuple[str, str], tuple[int, int]] = {}  # shape pair -> a unit and a b unit
     for shape, b_index in shapes_b.items():
         if shape in twins:
+            if len(twins[shape]) > cap:
+                cut[shape] = shape
             partners = twins[shape][:cap]
-            proposed[shape] = [shape]
             # Twins are all one shape pair, aligned once.
             needed.setdefault((shape, shape), (partners[0], b_index))
         else:
             partners = []
-            proposed[shape] = []
             for prop in index.query(prints_b[shape]):
                 shape_a = units_a[representatives[prop.a]].content_hash
-                proposed[shape].append(shape_a)
                 partners.extend(twins[shape_a])
                 if len(partners) >= cap:
+                    if len(partners) > cap:
+                        cut[shape] = shape_a
                     break
             partners = partners[:cap]
             for a_index in partners:
@@ -439,10 +441,8 @@ def score_candidates(
     # repository that is most units, times up to `cap` look-alikes each.
     # (A file may define the same name twice, in two branches: each is a twin.)
     same_place: dict[tuple[str, str, str], list[int]] = {}
-    same_path: dict[tuple[str, str], list[int]] = {}
     for i, u in enumerate(units_a):
         same_place.setdefault((u.path, u.qualname, u.content_hash), []).append(i)
-        same_path.setdefault((u.path, u.content_hash), []).append(i)
     scored: list[Scored] = []
     for b_index, ub in enumerate(units_b):
         twins_here = same_place.get((ub.path, ub.qualname, ub.content_hash))
@@ -450,13 +450,15 @@ def score_candidates(
             partners = twins_here
         else:
             partners = proposals[ub.content_hash]
-            # A proposed shape with more look-alikes in A than the cap keeps its first
-            # ones; one at B's own path is scored too (its alignment is the shape pair's),
-            # as the matching prefers it among equals.
-            for shape_a in proposed[ub.content_hash]:
-                for a_index in same_path.get((ub.path, shape_a), ()):
-                    if a_index not in partners:
-                        partners = [*partners, a_index]
+            cut_shape = cut.get(ub.content_hash)
+            if cut_shape is not None:
+                # The cap kept the first look-alikes of that shape; one at B's own path
+                # is scored too (its alignment is the shape pair's), as the matching
+                # prefers it among equals.
+                kept = set(partners)
+                partners = partners + [
+                    i for i in twins[cut_shape] if units_a[i].path == ub.path and i not in kept
+                ]
         for a_index in partners:
             key = (units_a[a_index].content_hash, ub.content_hash)
             scored.append(Scored(a=a_index, b=b_index, alignment=alignments[key]))
