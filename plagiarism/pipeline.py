@@ -362,6 +362,23 @@ class _Shapes:
         return [a for a in out if a is not None]
 
 
+def shape_groups(
+    units_a: Sequence[Unit], units_b: Sequence[Unit]
+) -> tuple[dict[str, list[int]], dict[str, int], list[int], list[str]]:
+    """The shapes `score_candidates` works on: A's units by shape (in order), each shape of
+    B with its first unit, the first unit of each shape of A (what the index holds) and the
+    shapes of B without a twin in A (what is looked up in it: a twin explains best)."""
+    twins: dict[str, list[int]] = {}
+    for i, u in enumerate(units_a):
+        twins.setdefault(u.content_hash, []).append(i)
+    shapes_b: dict[str, int] = {}
+    for i, u in enumerate(units_b):
+        shapes_b.setdefault(u.content_hash, i)
+    representatives = [group[0] for group in twins.values()]
+    lookups = [h for h in shapes_b if h not in twins]
+    return twins, shapes_b, representatives, lookups
+
+
 def score_candidates(
     units_a: Sequence[Unit],
     units_b: Sequence[Unit],
@@ -382,15 +399,7 @@ def score_candidates(
     """
     shapes = _Shapes(settings, executor or Serial(), store, progress)
     cap = settings.max_candidates_per_unit
-    twins: dict[str, list[int]] = {}
-    for i, u in enumerate(units_a):
-        twins.setdefault(u.content_hash, []).append(i)
-    representatives = [group[0] for group in twins.values()]
-    shapes_b: dict[str, int] = {}
-    for i, u in enumerate(units_b):
-        shapes_b.setdefault(u.content_hash, i)
-    # A shape of B with a twin in A is never looked up in the index.
-    lookups = [h for h in shapes_b if h not in twins]
+    twins, shapes_b, representatives, lookups = shape_groups(units_a, units_b)
     progress.stage("fingerprints", total=len(representatives) + len(lookups))
     prints = shapes.prints([units_a[i] for i in representatives])
     prints_b = dict(

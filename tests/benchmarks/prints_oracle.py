@@ -32,7 +32,7 @@ from plagiarism.config import Settings
 from plagiarism.executor import Executor, LocalProcesses, Serial
 from plagiarism.fingerprint import encode_print
 from plagiarism.model import Unit
-from plagiarism.pipeline import _Shapes, load_sides, resolve_units
+from plagiarism.pipeline import _Shapes, load_sides, resolve_units, shape_groups
 from plagiarism.progress import Silent
 
 SETS = {
@@ -75,14 +75,8 @@ def _digests(units: list[Unit], executor: Executor) -> list[str]:
 
 def _stage_shapes(units_a: list[Unit], units_b: list[Unit]) -> tuple[list[Unit], list[Unit]]:
     """The units `score_candidates` fingerprints: one per shape of A, B's shapes not in A."""
-    first_a: dict[str, Unit] = {}
-    for u in units_a:
-        first_a.setdefault(u.content_hash, u)
-    first_b: dict[str, Unit] = {}
-    for u in units_b:
-        if u.content_hash not in first_a:
-            first_b.setdefault(u.content_hash, u)
-    return list(first_a.values()), list(first_b.values())
+    _, shapes_b, representatives, lookups = shape_groups(units_a, units_b)
+    return [units_a[i] for i in representatives], [units_b[shapes_b[h]] for h in lookups]
 
 
 def _executors() -> dict[str, Executor]:
