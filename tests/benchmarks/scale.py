@@ -139,12 +139,26 @@ def measure(
     return Run(seconds, peak / 2**20)
 
 
-def median_run(once: Callable[[], Run]) -> Run:
-    """The median of REPEATS runs of `once` when the first takes under REPEAT_UNDER_S, else
-    the first; the peak memory is the highest of the runs."""
-    runs = [once()]
-    if runs[0].seconds is not None and runs[0].seconds < REPEAT_UNDER_S:
-        runs += [once() for _ in range(REPEATS - 1)]
+def interleaved(onces: dict[str, Callable[[], Run]]) -> dict[str, Run]:
+    """Each tool once in turn, then REPEATS - 1 more rounds of the tools whose first run took
+    under REPEAT_UNDER_S, and the median of each (`_median`). Rounds rather than one tool's
+    repeats after another's: this VM's speed drifts over minutes, and a drift then moves
+    every tool of a size alike instead of one tool's runs only, which is what a ratio
+    measured in the same run needs. A key's runs follow the one before it in each round
+    (ours warm after ours cold, which made its cache)."""
+    runs = {key: [once()] for key, once in onces.items()}
+    again = [
+        key
+        for key, first in runs.items()
+        if first[0].seconds is not None and first[0].seconds < REPEAT_UNDER_S
+    ]
+    for _ in range(REPEATS - 1):
+        for key in again:
+            runs[key].append(onces[key]())
+    return {key: _median(found) for key, found in runs.items()}
+
+
+def _median(runs: list[Run]) -> Run:
     failed = [r for r in runs if r.seconds is None]
     if failed:
         return failed[0]
@@ -169,6 +183,24 @@ def run_ours(a: Path, b: Path, cache: Path, out: Path, cap: float, fresh: bool =
     cmd = [sys.executable, "-m", "plagiarism.cli", "compare", str(a), str(b), "-q",
            "--cache-dir", str(cache), "--json", str(out)]  # fmt: skip
     return measure(cmd, cap)
+
+
+def ours_cold_and_warm(
+    a: Path, b: Path, cache: Path, outs: tuple[Path, Path], cap: float
+) -> tuple[Callable[[], Run], Callable[[], Run]]:
+    """A cold run (empty cache) and a warm one (the cache the last cold run made)."""
+    colds: list[Run] = []
+
+    def cold() -> Run:
+        colds.append(run_ours(a, b, cache, outs[0], cap, fresh=True))
+        return colds[-1]
+
+    def warm() -> Run:
+        if not colds or colds[-1].seconds is None:
+            return Run(None, 0.0, "cold run did not finish")
+        return run_ours(a, b, cache, outs[1], cap)
+
+    return cold, warm
 
 
 def case_file(a: Path, b: Path, work: Path, size: str) -> Path:
@@ -344,9 +376,9 @@ def render(rows: list[dict], meta: dict) -> str:
             f"Inputs: every .py file of the transformers {VERSIONS[0]} and {VERSIONS[1]} wheels "
             "(`pip download --no-deps`); smaller sizes take the same relative paths on both "
             "sides, spread evenly over the tree. Every tool alike: a run under "
-            f"{REPEAT_UNDER_S:.0f} s is repeated and the median of {REPEATS} kept (this VM's "
-            "timings drift by 10-20 % from minute to minute); ours is byte-compiled first, as "
-            "a pip install does.",
+            f"{REPEAT_UNDER_S:.0f} s is repeated and the median of {REPEATS} kept, the tools "
+            "taking turns round by round (this VM's timings drift by 10-20 % from minute to "
+            "minute); ours is byte-compiled first, as a pip install does.",
             "",
             f"Versions: {meta['versions']}. Machine: {meta['machine']}. Cap: "
             f"{meta['cap'] / 60:.0f} min per run. Date: {meta['date']}.",
@@ -374,7 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default=",".join(SIZES))
     ap.add_argument("--tools", default="ours,dolos,copydetect")
     ap.add_argument("--cap", type=float, default=CAP_S, help="seconds per run")
-    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    ap.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print only; leave docs/ and the stored figures alone",
+    )
     args = ap.parse_args(argv)
     work = work_dir(args.work, ROOT)
     tools = set(args.tools.split(","))
@@ -402,32 +438,25 @@ def main(argv: list[str] | None = None) -> int:
         a, b, files_a, files_b, lines = subset(trees, size, work)
         row: dict = {"size": size, "files_a": files_a, "files_b": files_b, "lines": lines}
         skipped = Run(None, 0.0, "passed the cap at a smaller size")
+        case = case_file(a, b, work, size)
+        onces: dict[str, Callable[[], Run]] = {}
         if "ours" in tools:
             cache = work / f"cache-{size}"
             cold_out, warm_out = work / f"ours-{size}-cold.json", work / f"ours-{size}-warm.json"
-            row["ours_cold"] = (
-                skipped
-                if "ours_cold" in gave_up
-                else median_run(partial(run_ours, a, b, cache, cold_out, args.cap, fresh=True))
+            onces["ours_cold"], onces["ours_warm"] = ours_cold_and_warm(
+                a, b, cache, (cold_out, warm_out), args.cap
             )
-            row["ours_warm"] = (
-                Run(None, 0.0, "cold run did not finish")
-                if row["ours_cold"].seconds is None
-                else median_run(partial(run_ours, a, b, cache, warm_out, args.cap))
-            )
-        case = case_file(a, b, work, size)
         if dolos is not None:
-            row["dolos"] = (
-                skipped
-                if "dolos" in gave_up
-                else median_run(partial(run_dolos, dolos, case, work, args.cap))
-            )
+            onces["dolos"] = partial(run_dolos, dolos, case, work, args.cap)
         if copydetect is not None:
-            row["copydetect"] = (
-                skipped
-                if "copydetect" in gave_up
-                else median_run(partial(run_copydetect, copydetect, case, work, args.cap))
-            )
+            onces["copydetect"] = partial(run_copydetect, copydetect, case, work, args.cap)
+        for key in [k for k in onces if k in gave_up]:
+            del onces[key]
+            row[key] = skipped
+        if "ours_cold" in gave_up:
+            onces.pop("ours_warm", None)
+            row["ours_warm"] = Run(None, 0.0, "cold run did not finish")
+        row.update(interleaved(onces))
         for key, value in row.items():
             if isinstance(value, Run) and value.seconds is None and value.note.startswith(">"):
                 gave_up.add(key)
@@ -435,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(value, Run):
                 row[key] = Run(value.seconds, value.peak_mib, value.note, stamp)
         rows.append(remember(store, row))
-        save_store(work, store)
+        if not args.no_write:
+            # A dry run leaves the stored figures too: later tables show stored rows.
+            save_store(work, store)
         print(
             f"{size:>5} files: "
             + ", ".join(f"{k} {v.cell()} s / {v.peak_mib:.0f} MiB" for k, v in row.items()
