@@ -151,9 +151,9 @@ def _contested(
     library's import alone costs more than every component of a typical run)."""
     side_a = sorted({a for a, _ in edges})
     side_b = sorted({b for _, b in edges})
-    if len(side_a) + len(side_b) > MAX_EXACT_COMPONENT:
-        return _greedy(edges, by_edge)
     ranked = sorted(edges, key=lambda e: (not same_path(*e), e))
+    if len(side_a) + len(side_b) > MAX_EXACT_COMPONENT:
+        return _greedy(ranked, by_edge)
     n = len(ranked)
     key = {
         e: (round(by_edge[e] * (1 << WEIGHT_BITS)) << n) | (1 << (n - 1 - r))
@@ -206,25 +206,19 @@ def _heaviest_by_blossom(key: dict[tuple[int, int], int]) -> list[tuple[int, int
 
 
 def _greedy(
-    edges: list[tuple[int, int]], by_edge: dict[tuple[int, int], float]
+    ranked: list[tuple[int, int]], by_edge: dict[tuple[int, int], float]
 ) -> list[tuple[int, int]]:
+    """Heaviest pair first, equal weights in the stated order of `ranked` (a stable sort)."""
     taken_a: set[int] = set()
     taken_b: set[int] = set()
     out = []
-    for a, b in sorted(edges, key=lambda e: (-by_edge[e], *_node_order(e))):
+    for a, b in sorted(ranked, key=lambda e: -by_edge[e]):
         if a in taken_a or b in taken_b:
             continue
         taken_a.add(a)
         taken_b.add(b)
         out.append((a, b))
     return out
-
-
-def _node_order(edge: tuple[int, int]) -> tuple[int, int]:
-    # The order the greedy pass has always used: graph nodes A = i and B = -1 - j, the
-    # smaller first.
-    u, v = edge[0], -1 - edge[1]
-    return min(u, v), max(u, v)
 
 
 def _members(units: Sequence[Unit]) -> dict[int, list[int]]:

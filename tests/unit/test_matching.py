@@ -73,3 +73,13 @@ def test_a_tie_goes_to_the_same_path_then_to_the_first_unit_of_a() -> None:
 def test_weight_wins_over_the_tie_rule() -> None:
     edges = {(0, 0): 40.0, (1, 0): 40.5}
     assert match._contested(list(edges), edges, lambda a, b: a == 0) == [(1, 0)]
+
+
+def test_a_component_too_large_for_an_exact_matching_follows_the_same_tie_rule() -> None:
+    # Past MAX_EXACT_COMPONENT nodes the matching is greedy; equal weights still go by the
+    # stated order (same path, then A's order), not by the graph's.
+    star = {(a, 0): 12.0 for a in range(match.MAX_EXACT_COMPONENT + 5, 0, -1)}
+    assert match._contested(list(star), star, lambda a, b: False) == [(1, 0)]
+    assert match._contested(list(star), star, lambda a, b: a == 77) == [(77, 0)]
+    heavier = {**star, (140, 0): 12.5}
+    assert match._contested(list(heavier), heavier, lambda a, b: a == 77) == [(140, 0)]
