@@ -1,6 +1,9 @@
 """One Settings object: defaults here, `[tool.plagiarism]` and CLI flags merged over them once.
 
-Every threshold the engine uses lives here, with where its number came from.
+Every threshold a user may set lives here, with where its number came from. Constants of one
+rule that are not meant to be tuned on their own (the finding rules' secondary counts in
+match.py, the weight-forensics cut-offs in artifacts/weights.py, the readers' size caps)
+stay beside the rule they serve, with their reasoning there.
 """
 
 from __future__ import annotations
