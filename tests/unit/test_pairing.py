@@ -255,11 +255,12 @@ def _renamed_fused() -> tuple[str, str]:
 
 
 def test_among_identical_origins_the_one_at_the_same_path_is_shown(tmp_path: Path) -> None:
-    # Ten identical origins explain the renamed copy equally well; the report must name one
-    # the same way every time, and for a reason a reviewer can check: B's own path.
+    # Sixty identical origins explain the renamed copy equally well; the report must name one
+    # the same way every time, and for a reason a reviewer can check: B's own path, even
+    # past the candidate cap (50) and the structural tie-break's first eight.
     body, renamed = _renamed_fused()
-    a = _side(tmp_path / "a", {f"pkg/m{i:02d}.py": body for i in range(10)})
-    for at in ("pkg/m03.py", "pkg/m08.py"):
+    a = _side(tmp_path / "a", {f"pkg/m{i:02d}.py": body for i in range(60)})
+    for at in ("pkg/m03.py", "pkg/m08.py", "pkg/m57.py"):
         b = _side(tmp_path / f"b-{at[-5:-3]}", {at: renamed})
         r = compare(a, b, Settings(jobs=1, use_cache=False))
         (pair,) = [p for p in r.pairs if p.b.name == "norm_affine"]
