@@ -712,7 +712,7 @@ def _bridges(a: tuple[str, ...], b: tuple[str, ...], runs: list[Tile]) -> list[T
 
 def _name_map(a: TokenStream, b: TokenStream, tiles: list[Tile]) -> dict[str, str]:
     """The renaming the long tiles establish: each A name to the B name it faces most."""
-    return {r.a: r.b for r in renames_of(aligned_names(a, b, tuple(tiles)))}
+    return {r.a: r.b for r in renames_of(best_names(aligned_names(a, b, tuple(tiles))))}
 
 
 def _confirmed(a: TokenStream, b: TokenStream, t: Tile, names: dict[str, str]) -> bool:
@@ -787,16 +787,25 @@ def regions(a: TokenStream, b: TokenStream, tiles: tuple[Tile, ...]) -> tuple[Re
     return tuple(out)
 
 
+def self_facing_names(
+    a: TokenStream, b: TokenStream, tiles: tuple[Tile, ...]
+) -> Counter[str] | None:
+    """How often each name occurs when every name faces itself (one tile from the start of
+    the same stream on both sides: a file both versions hold, resolved once), else None;
+    counted without pairing token by token."""
+    if a.idents is b.idents and len(tiles) == 1 and tiles[0].a == tiles[0].b == 0:
+        return Counter(filter(None, a.idents[: tiles[0].length]))
+    return None
+
+
 def aligned_names(
     a: TokenStream, b: TokenStream, tiles: tuple[Tile, ...]
 ) -> Counter[tuple[str, str]]:
     """How often each name of A stands where a name of B stands, over the matched tokens."""
     ia, ib = a.idents, b.idents
-    if ia is ib and len(tiles) == 1 and tiles[0].a == tiles[0].b == 0:
-        # The same stream on both sides (a file both versions hold, resolved once): every
-        # name faces itself, counted without pairing token by token.
-        t = tiles[0]
-        return Counter({(n, n): c for n, c in Counter(filter(None, ia[: t.length])).items()})
+    same = self_facing_names(a, b, tiles)
+    if same is not None:
+        return Counter({(n, n): c for n, c in same.items()})
     counts: Counter[tuple[str | None, str | None]] = Counter()
     for t in tiles:
         # Inside a tile both sides carry the same symbols, and after resolution only
@@ -816,13 +825,9 @@ def best_names(counts: Counter[tuple[str, str]]) -> dict[str, tuple[str, int]]:
     return best
 
 
-def renames_of(
-    counts: Counter[tuple[str, str]], best: dict[str, tuple[str, int]] | None = None
-) -> tuple[Rename, ...]:
-    """The name pairs of one alignment, each A name with the B name it most often faces
-    (`best`: `best_names(counts)`, when the caller has it already)."""
-    if best is None:
-        best = best_names(counts)
+def renames_of(best: dict[str, tuple[str, int]]) -> tuple[Rename, ...]:
+    """The name pairs of one alignment from `best_names` of its aligned names: each A name
+    with the B name it most often faces, most often first."""
     items = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))
     return tuple(_rename(k, v[0], v[1]) for k, v in items)
 

@@ -27,6 +27,7 @@ from plagiarism.align import (
     distinct_grams,
     regions,
     renames_of,
+    self_facing_names,
     string_agreement,
 )
 from plagiarism.config import Settings
@@ -256,7 +257,15 @@ class _Names:
         key = (s.a, s.b, s.context)
         got = self._best.get(key)
         if got is None:
-            got = self._best[key] = best_names(self(s))
+            ua, ub = self.units_a[s.a], self.units_b[s.b]
+            same = self_facing_names(ua.tokens, ub.tokens, s.alignment.tiles)
+            # Most pairs between two versions are one stream facing itself: each name's best
+            # partner is itself, without the pair counts (~40,000 pairs at full size).
+            if same is not None:
+                got = {n: (n, c) for n, c in same.items()}
+            else:
+                got = best_names(self(s))
+            self._best[key] = got
         return got
 
 
@@ -549,7 +558,7 @@ def build(
                 score=s.alignment.score,
                 matched_tokens=s.alignment.matched,
                 regions=regions(ua.tokens, ub.tokens, tiles),
-                renames=renames_of(names(s), names.best(s)),
+                renames=renames_of(names.best(s)),
                 call_support=support.get(b, 0),
                 one_to_one=b in chosen,
                 identical=ua.content_hash == ub.content_hash,
