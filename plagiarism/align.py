@@ -389,8 +389,9 @@ def _seed_pairs(
     """Every (i in B, j in A) whose grams of `k` tokens hash alike, at most
     MAX_SEED_OCCURRENCES of them per position of B (see `_window`), in no set order."""
     ha, hb = _gram_hashes(a, k), _gram_hashes(b, k)
+    order_a, sorted_a = _sorted_grams(a, k)
     if len(hb) <= 4 * len(ha):
-        return _pairs_from_b(ha, hb, np.arange(len(hb)), len(a), len(b))
+        return _pairs_from_b(order_a, sorted_a, hb, np.arange(len(hb)), len(a), len(b))
     # A short unit against a long one (a helper against a 10,000-token module): A's few
     # grams are looked up among B's, sorted once per B stream, rather than B's many grams
     # among A's. Grams that A repeats past the cap still take the B-side search, which
@@ -398,7 +399,6 @@ def _seed_pairs(
     order_b, sorted_b = _sorted_grams(b, k)
     lo = np.searchsorted(sorted_b, ha, "left")
     in_b = np.searchsorted(sorted_b, ha, "right") - lo
-    sorted_a = np.sort(ha)
     in_a = np.searchsorted(sorted_a, ha, "right") - np.searchsorted(sorted_a, ha, "left")
     plain = np.flatnonzero(in_a <= MAX_SEED_OCCURRENCES)
     count = in_b[plain]
@@ -409,7 +409,7 @@ def _seed_pairs(
         start = np.searchsorted(sorted_b, crowded, "left")
         count = np.searchsorted(sorted_b, crowded, "right") - start
         positions = np.sort(order_b[ranges(start, start + count)])
-        i2, j2 = _pairs_from_b(ha, hb, positions, len(a), len(b))
+        i2, j2 = _pairs_from_b(order_a, sorted_a, hb, positions, len(a), len(b))
         i, j = np.concatenate((i, i2)), np.concatenate((j, j2))
     return i, j
 
@@ -424,17 +424,16 @@ def _sorted_grams(
 
 
 def _pairs_from_b(
-    ha: npt.NDArray[np.uint64],
+    order: npt.NDArray[np.int64],
+    sorted_a: npt.NDArray[np.uint64],
     hb: npt.NDArray[np.uint64],
     positions: npt.NDArray[np.int64],
     na: int,
     nb: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The seed pairs of the given B positions, each B gram searched among A's."""
-    # Occurrences in A of each gram, in A's order (stable sort); where a gram occurs more
-    # than MAX_SEED_OCCURRENCES times, the window `_window` picks.
-    order = np.argsort(ha, kind="stable")
-    sorted_a = ha[order]
+    """The seed pairs of the given B positions, each B gram searched among A's grams
+    (`_sorted_grams` of A: occurrences of a gram in A's order); where a gram occurs more
+    than MAX_SEED_OCCURRENCES times, the window `_window` picks."""
     grams = hb[positions]
     lo = np.searchsorted(sorted_a, grams, "left")
     every = np.searchsorted(sorted_a, grams, "right") - lo
@@ -444,9 +443,9 @@ def _pairs_from_b(
         # Within a gram's run the positions ascend: key (gram number, position) finds, for
         # each crowded B position, the first occurrence at or after its mapped position.
         gram_no = np.cumsum(np.r_[0, sorted_a[1:] != sorted_a[:-1]])
-        keys = gram_no * (len(ha) + 1) + order
+        keys = gram_no * (len(order) + 1) + order
         target = positions[crowded] * na // nb
-        at = np.searchsorted(keys, gram_no[lo[crowded]] * (len(ha) + 1) + target) - lo[crowded]
+        at = np.searchsorted(keys, gram_no[lo[crowded]] * (len(order) + 1) + target) - lo[crowded]
         start = np.minimum(
             np.maximum(0, at - MAX_SEED_OCCURRENCES // 2), every[crowded] - MAX_SEED_OCCURRENCES
         )

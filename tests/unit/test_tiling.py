@@ -153,7 +153,8 @@ def test_short_unit_grams_are_looked_up_in_the_long_one() -> None:
                 continue
             i, j = al._seed_pairs(a, b, k)
             ha, hb = al._gram_hashes(a, k), al._gram_hashes(b, k)
-            ri, rj = al._pairs_from_b(ha, hb, np.arange(len(hb)), len(a), len(b))
+            order_a, sorted_a = al._sorted_grams(a, k)
+            ri, rj = al._pairs_from_b(order_a, sorted_a, hb, np.arange(len(hb)), len(a), len(b))
             got = sorted(zip(i.tolist(), j.tolist(), strict=True))
             assert got == sorted(zip(ri.tolist(), rj.tolist(), strict=True))
             from_a += len(hb) > 4 * len(ha)
