@@ -353,9 +353,9 @@ class _Shapes:
                 costs=[_align_seconds(*pairs[others[i]]) for i in todo],
             ),
             decode_alignment,
-            # In units of a million token pairs: only the few long pairs move ahead, the
-            # rest stay in order, a B unit's partners together (align caches per stream).
-            cost=lambda i: len(pairs[others[i]][0].tokens) * len(pairs[others[i]][1].tokens) >> 20,
+            # In whole milliseconds: only the few long pairs move ahead, the rest stay in
+            # order, a B unit's partners together (align caches per stream).
+            cost=lambda i: int(_align_seconds(*pairs[others[i]]) * 1000),
         )
         for i, alignment in zip(others, found, strict=True):
             out[i] = alignment
