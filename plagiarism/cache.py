@@ -30,12 +30,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import tree_sitter
-import tree_sitter_python
-
 from plagiarism.config import Settings
 from plagiarism.model import SourceFile, Warning
 from plagiarism.normalize import FileAnalysis
+from plagiarism.parse import grammar_identity
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +69,8 @@ def engine_digest_of(package: Path, modules: tuple[str, ...] = _ENGINE_MODULES) 
     for name in modules:
         h.update(name.encode())
         h.update((package / name).read_bytes())
-    h.update(_grammar_identity().encode())
+    h.update(grammar_identity().encode())
     return h.digest()
-
-
-def _grammar_identity() -> str:
-    """The tree-sitter runtime and Python grammar, as they describe themselves (asking
-    importlib.metadata instead costs every run ~40 ms of imports and a folder scan)."""
-    lang = tree_sitter.Language(tree_sitter_python.language())
-    major, minor, patch = lang.semantic_version or (0, 0, 0)
-    return (
-        f"tree-sitter={tree_sitter.__version__} grammar={major}.{minor}.{patch}"
-        f" abi={lang.abi_version} kinds={lang.node_kind_count} states={lang.parse_state_count}"
-    )
 
 
 def text_crc(text: str) -> tuple[int, int]:
