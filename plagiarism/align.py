@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from plagiarism.candidates import ranges
+from plagiarism.fingerprint import distinct
 from plagiarism.model import LineRange, Region, Rename, TokenStream
 from plagiarism.normalize import PLACEHOLDERS, STRING
 
@@ -404,7 +405,7 @@ def _seed_pairs(
     count = in_b[plain]
     j = np.repeat(plain, count)
     i = order_b[ranges(lo[plain], lo[plain] + count)]
-    crowded = np.unique(ha[in_a > MAX_SEED_OCCURRENCES])
+    crowded = distinct(ha[in_a > MAX_SEED_OCCURRENCES])
     if len(crowded):
         start = np.searchsorted(sorted_b, crowded, "left")
         count = np.searchsorted(sorted_b, crowded, "right") - start

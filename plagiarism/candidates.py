@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from plagiarism.fingerprint import U64, UnitPrint
+from plagiarism.fingerprint import U64, UnitPrint, distinct
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,7 @@ class Bands:
         units, band = np.divmod(entries, self.bands)
         cols = band[:, None] * self.rows + np.arange(self.rows)
         same = (self._sigs[units[:, None], cols] == q[cols]).all(axis=1)
-        return np.unique(self._ids[units[same]])
+        return distinct(self._ids[units[same]])
 
 
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -155,12 +155,14 @@ class LocalIndex:
             owners = np.zeros(0, dtype=np.int64)
         order = np.argsort(keys, kind="stable")
         keys, owners = keys[order], owners[order]
-        uniq, counts = np.unique(keys, return_counts=True)
-        common = uniq[counts > max_df]
-        keep = ~np.isin(keys, common)
+        # Runs of equal keys in the sorted array; a run longer than max_df is an idiom.
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        lengths = np.diff(np.append(starts, keys.size))
+        common = lengths > max_df
+        keep = ~np.repeat(common, lengths)
         self._keys = keys[keep]
         self._owners = owners[keep]
-        self.stop_grams = int(common.size)
+        self.stop_grams = int(common.sum())
 
     def query(self, b: UnitPrint) -> list[Proposal]:
         if b.hashes.size == 0:

@@ -80,6 +80,13 @@ def test_the_index_proposes_what_the_reference_does(tmp_path: Path, max_df: int)
         assert index.query(pb) == expected
         proposals += len(expected)
     assert proposals > len(prints_b)  # the corpus does exercise the index
+    df: dict[int, int] = {}
+    for p in prints_a:
+        for h in p.hashes.tolist():
+            df[h] = df.get(h, 0) + 1
+    assert index.stop_grams == sum(n > max_df for n in df.values())
+    if max_df == 2:
+        assert index.stop_grams > 0
 
 
 def test_known_lsh_shapes_are_datasketchs_choice() -> None:

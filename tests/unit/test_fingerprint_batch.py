@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from plagiarism.fingerprint import (
     Permutations,
+    distinct,
     encode_print,
     fingerprint_batch,
     fingerprint_stream,
@@ -156,3 +157,13 @@ def test_any_streams_give_what_each_gives_alone(streams: list[TokenStream], k: i
 @pytest.mark.parametrize("k", [2, 5, 9])
 def test_kgram_lengths(k: int) -> None:
     assert_same([ASSIGN, stream(*ASSIGN.syms[:k]), stream(*ASSIGN.syms[: k - 1])], k)
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=60), st.sampled_from([np.uint64, np.int64]))
+def test_distinct_is_numpys_unique(values: list[int], dtype: type) -> None:
+    if dtype is np.int64:
+        values = [v - 2**63 for v in values]
+    array = np.array(values, dtype=dtype)
+    got = distinct(array)
+    assert got.dtype == array.dtype
+    assert got.tolist() == np.unique(array).tolist()
