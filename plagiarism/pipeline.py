@@ -12,7 +12,6 @@ import functools
 import gc
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,7 +21,7 @@ from plagiarism.artifacts import compare_artifacts, is_finding
 from plagiarism.cache import AnalysisCache, decode_entry, encode_entry
 from plagiarism.candidates import LocalIndex, lsh_shape
 from plagiarism.config import Settings
-from plagiarism.executor import MIN_ITEMS_FOR_POOL, Executor, LocalProcesses, Serial
+from plagiarism.executor import Executor, LocalProcesses, Serial, cost_spans
 from plagiarism.fingerprint import (
     Permutations,
     UnitPrint,
@@ -205,14 +204,11 @@ def _stream(lite: _Lite) -> TokenStream:
     return TokenStream(syms=lite[0], lines=(), idents=lite[1])
 
 
-# Fingerprints of fewer tokens than this are made in the parent, as shipping them to the
-# workers costs more than it saves. Shapes of transformers files, 2 idle cores: 100 per
-# side (~140,000 tokens) 0.055 s at home vs 0.065 s in the pool; 300 (~460,000) 0.186 s vs
-# 0.148 s; all (~2,200,000) 1.14 s vs 0.66 s. (With the other core busy, home wins at 300.)
-PRINTS_AT_HOME = 250_000
-# Tokens per batch of fingerprints sent to a worker, once that makes more batches than
-# MIN_ITEMS_FOR_POOL.
-PRINT_BATCH_TOKENS = 50_000
+# Fingerprinting costs ~450 ns a token (transformers units); the executor weighs that
+# against shipping the streams. Batches of about this many tokens: enough of them for the
+# executor to balance its workers, each long enough for the vectorised hashing to pay.
+PRINT_SECONDS_PER_TOKEN = 450e-9
+PRINT_BATCH_TOKENS = 8_000
 
 
 def _align_seconds(a: Unit, b: Unit) -> float:
@@ -223,10 +219,12 @@ def _align_seconds(a: Unit, b: Unit) -> float:
     return 58e-6 + 0.14e-6 * (la + lb) + 1.2e-9 * la * lb
 
 
-def _print_task(item: tuple[list[_Lite], int, int, int]) -> list[bytes]:
-    lites, k, num_perm, columns = item
+def _print_task(item: tuple[list[_Lite], int, Permutations]) -> list[bytes]:
+    # The permutations travel with the work (a kilobyte): made in a worker they would cost
+    # it numpy.random's import and the generator, ~10 ms, per worker.
+    lites, k, perms = item
     streams = [_stream(lite) for lite in lites]
-    return fingerprint_batch(streams, k, _perms(num_perm, columns)).encoded()
+    return fingerprint_batch(streams, k, perms).encoded()
 
 
 def _align_task(item: tuple[_Lite, _Lite, int, int | None]) -> bytes:
@@ -305,17 +303,14 @@ class _Shapes:
             if not todo:
                 return
             lites = [_lite(units[i]) for i in todo]
-            tokens = sum(len(syms) for syms, _ in lites)
-            # One batch here while IPC would cost more than the workers save (or there are
-            # none); else at least as many batches as the local pool wants items before it
-            # starts, so several reach every worker.
-            count = 1
-            if tokens > PRINTS_AT_HOME and not isinstance(self.executor, Serial):
-                count = min(len(todo), max(MIN_ITEMS_FOR_POOL, -(-tokens // PRINT_BATCH_TOKENS)))
-            spans = pairwise(len(todo) * j // count for j in range(count + 1))
-            items = [(lites[lo:hi], k, num_perm, columns) for lo, hi in spans]
-            batches = (
-                [_print_task(items[0])] if count == 1 else self.executor.map(_print_task, items)
+            sizes = [len(syms) for syms, _ in lites]
+            perms = _perms(num_perm, columns)
+            count = min(len(todo), max(1, -(-sum(sizes) // PRINT_BATCH_TOKENS)))
+            spans = cost_spans(sizes, count)
+            batches = self.executor.map(
+                _print_task,
+                [(lites[lo:hi], k, perms) for lo, hi in spans],
+                costs=[sum(sizes[lo:hi]) * PRINT_SECONDS_PER_TOKEN for lo, hi in spans],
             )
             for values in batches:
                 yield from values
