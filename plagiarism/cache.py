@@ -96,10 +96,6 @@ class CacheStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-# Counters summed over every cache used in this process (a CLI run, or a test's calls).
-TOTALS = CacheStats()
-
-
 def encode_entry(file: SourceFile, analysis: Analysis) -> bytes:
     """The bytes of one entry. Runs where the analysis was made (a worker, maybe remote),
     so the result travels back pickled once and the parent only writes bytes."""
@@ -171,8 +167,10 @@ class AnalysisCache:
         return self.base / f"v{CACHE_FORMAT}" / engine_digest().hex()
 
     def path_for(self, file: SourceFile) -> Path:
-        sha = file.sha256
-        return self.folder() / sha[:2] / f"{sha[2:]}.{file.kind}.pickle"
+        return self._path(file.sha256, file.kind)
+
+    def _path(self, sha256: str, kind: str) -> Path:
+        return self.folder() / sha256[:2] / f"{sha256[2:]}.{kind}.pickle"
 
     def get(self, file: SourceFile) -> Analysis | None:
         """The cached analysis of this file's content, or None (missing or failed a check)."""
@@ -191,11 +189,9 @@ class AnalysisCache:
         except CorruptEntry as exc:
             log.warning("analysis cache: recomputing %s (%s)", file.path, exc)
             self.stats.corrupt += 1
-            TOTALS.corrupt += 1
             self._count_miss()
             return None
         self.stats.hits += 1
-        TOTALS.hits += 1
         try:
             # Recency for eviction; mtime because atime is often not kept (noatime, relatime).
             os.utime(path)
@@ -205,21 +201,22 @@ class AnalysisCache:
 
     def _count_miss(self) -> None:
         self.stats.misses += 1
-        TOTALS.misses += 1
 
     def put(self, file: SourceFile, entry: bytes) -> None:
         """Store an entry made by `encode_entry`. A cache that cannot be written only costs time."""
-        path = self.path_for(file)
+        self.put_entry(file.sha256, file.kind, entry)
+
+    def put_entry(self, sha256: str, kind: str, entry: bytes) -> None:
+        """`put` by the file's digest and kind (what travels to a worker that writes)."""
+        path = self._path(sha256, kind)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_whole(path, entry)
         except OSError as exc:
             log.info("analysis cache: cannot write %s (%s)", path, exc)
             self.stats.write_errors += 1
-            TOTALS.write_errors += 1
             return
         self.stats.writes += 1
-        TOTALS.writes += 1
         self.written += len(entry)
 
     def entries(self) -> Iterator[tuple[Path, int, float]]:
@@ -281,7 +278,6 @@ class AnalysisCache:
             total -= size
             removed += 1
         self.stats.evicted += removed
-        TOTALS.evicted += removed
         self._write_tally(total, time.time())
         log.info(
             "analysis cache: evicted %d entries to stay under %d bytes", removed, self.max_bytes
@@ -300,6 +296,18 @@ class AnalysisCache:
             _write_whole(self.tally_path, f"{known} {scanned_at:.0f}\n".encode("ascii"))
         except OSError as exc:
             log.info("analysis cache: cannot record its size (%s)", exc)
+
+
+def write_entries(job: tuple[Path, int, list[tuple[str, str, bytes]]]) -> CacheStats:
+    """Store entries (file digest, kind, entry) and keep the cache under its limit: the
+    writes of a run, set aside to a worker that would otherwise wait (`Executor.aside`)."""
+    root, max_bytes, entries = job
+    cache = AnalysisCache(root, max_bytes=max_bytes)
+    for sha256, kind, entry in entries:
+        cache.put_entry(sha256, kind, entry)
+    if cache.stats.writes:
+        cache.evict()
+    return cache.stats
 
 
 def _write_whole(path: Path, data: bytes) -> None:

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from itertools import chain
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from plagiarism.errors import UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 # Below this many items a pool costs more to start than it saves.
 MIN_ITEMS_FOR_POOL = 64
@@ -47,7 +48,35 @@ class Executor(Protocol):
         never to change the results."""
         ...
 
+    def aside(self, fn: Callable[[T], R], item: T) -> Pending[R]:
+        """`fn(item)` started now, on this machine, where it need not hold up the caller
+        (writes to the local cache while the caller goes on); `.result()` waits for it."""
+        ...
+
     def close(self) -> None: ...
+
+
+class Pending(Protocol[R_co]):
+    def result(self) -> R_co: ...
+
+
+class _Ran(Generic[R]):
+    """Work that already ran here: its value, or what it raised, given at `result()` as a
+    pool's future would (so the caller handles a failure in one place)."""
+
+    __slots__ = ("_value", "_error")
+
+    def __init__(self, fn: Callable[[T], R], item: T) -> None:
+        self._error: Exception | None = None
+        try:
+            self._value: R | None = fn(item)
+        except Exception as exc:
+            self._value, self._error = None, exc
+
+    def result(self) -> R:
+        if self._error is not None:
+            raise self._error
+        return cast(R, self._value)
 
 
 class Serial:
@@ -55,6 +84,9 @@ class Serial:
         self, fn: Callable[[T], R], items: Iterable[T], costs: Sequence[float] | None = None
     ) -> Iterator[R]:
         return map(fn, items)
+
+    def aside(self, fn: Callable[[T], R], item: T) -> Pending[R]:
+        return _Ran(fn, item)
 
     def close(self) -> None:
         pass
@@ -95,6 +127,13 @@ class LocalProcesses:
         # This process would only wait: it takes the first batch itself (nothing to ship,
         # and its heap is already grown, where a worker's first long item page-faults).
         return chain(_apply_batch(fn, work[lo:hi]), (r for f in futures for r in f.result()))
+
+    def aside(self, fn: Callable[[T], R], item: T) -> Pending[R]:
+        # Only into a pool that is already running: starting one for this costs more than
+        # the work it would take off this process.
+        if self._pool is None:
+            return _Ran(fn, item)
+        return self._pool.submit(fn, item)
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -176,6 +215,10 @@ class DaskExecutor:
             batch: list[R] = future.result()
             future.release()
             yield from batch
+
+    def aside(self, fn: Callable[[T], R], item: T) -> Pending[R]:
+        # Here, not on the cluster: what is set aside writes to this machine's cache.
+        return _Ran(fn, item)
 
     def close(self) -> None:
         if self._own:

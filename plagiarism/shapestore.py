@@ -226,3 +226,17 @@ class ShapeStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def write_values(job: tuple[Path, int, dict[bytes, bytes]]) -> CacheStats:
+    """Store values and keep the store under its limit: a run's writes, set aside to a
+    worker that would otherwise wait (`Executor.aside`)."""
+    root, max_bytes, values = job
+    store = ShapeStore(root, max_bytes=max_bytes)
+    try:
+        store.put_many(values)
+        if store.stats.writes:
+            store.evict()
+    finally:
+        store.close()
+    return store.stats

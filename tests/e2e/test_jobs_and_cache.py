@@ -127,7 +127,9 @@ def test_a_warm_cache_is_reused_and_changes_nothing(
     # Content both sides hold (none here; see test_shared_content_is_analysed_once) once.
     unique = len(unique_a | unique_b)
     assert counts(cold.stderr) == (0, unique, 0)
+    assert f"analysis cache: {unique} written, 0 not writable" in cold.stderr
     assert counts(warm.stderr) == (unique, 0, 0)
+    assert "analysis cache: 0 written" not in warm.stderr  # nothing to write: no line
     # Fingerprints and alignments of shapes: all made cold, all reused warm.
     made = store_counts(cold.stderr)
     assert made[0] == 0 and made[1] > 0
@@ -180,6 +182,28 @@ def test_a_corrupted_shape_value_is_recomputed(sides: tuple[Path, Path], tmp_pat
     assert (misses, corrupt) == (1, 1) and hits == len(keys) - 1
     assert result(first) == result(second)
     assert store_counts(compare_into(sides, cache, None)) == (len(keys), 0, 0)
+
+
+def test_cache_writes_that_fail_only_cost_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The writes are set aside to a worker and settled at the end of the run; one that
+    # fails (a worker lost, a disk gone) must not take the result with it.
+    import plagiarism.pipeline as pipeline
+
+    def lost(job: object) -> object:
+        raise RuntimeError("worker lost")
+
+    settings = Settings(cache_dir=tmp_path / "cache", jobs=1)
+    expected = compare(VLM / "original", VLM / "disguised", Settings(use_cache=False, jobs=1))
+    monkeypatch.setattr(pipeline, "write_entries", lost)
+    monkeypatch.setattr(pipeline, "write_values", lost)
+    with caplog.at_level("WARNING", logger="plagiarism.pipeline"):
+        got = compare(VLM / "original", VLM / "disguised", settings, executor=Serial())
+    assert got.summary == expected.summary and got.pairs == expected.pairs
+    failed = [r.getMessage() for r in caplog.records if "writes failed" in r.getMessage()]
+    assert len(failed) == 2 and all("worker lost" in m for m in failed)
+    assert not AnalysisCache(settings.cache_dir).size()  # nothing was written
 
 
 def test_a_dask_cluster_gives_the_same_result_as_this_machine(

@@ -35,6 +35,33 @@ def test_small_batches_stay_in_process() -> None:
     assert {pid for pid, _ in out} == {os.getpid()}
 
 
+def _fail(x: int) -> int:
+    raise ValueError(f"no {x}")
+
+
+def test_work_set_aside_runs_in_a_running_pool_and_here_otherwise() -> None:
+    pool = LocalProcesses(2, min_items=1)
+    try:
+        # No pool yet: starting one for a single item would cost more than it saves.
+        assert pool.aside(_pid_and_square, 3).result() == (os.getpid(), 9)
+        list(pool.map(_pid_and_square, range(10)))
+        pid, square = pool.aside(_pid_and_square, 4).result()
+    finally:
+        pool.close()
+    assert square == 16 and pid != os.getpid()
+
+
+@pytest.mark.parametrize("make", [Serial, lambda: LocalProcesses(2)])
+def test_work_set_aside_raises_only_when_its_result_is_asked(make: object) -> None:
+    executor = make()  # type: ignore[operator]
+    try:
+        pending = executor.aside(_fail, 5)  # must not raise here
+        with pytest.raises(ValueError, match="no 5"):
+            pending.result()
+    finally:
+        executor.close()
+
+
 def test_cost_spans_put_a_dear_item_alone_and_share_out_the_cheap_ones() -> None:
     costs = [50.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     spans = cost_spans(costs, 8)
