@@ -11,7 +11,6 @@ import gc
 import logging
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -68,6 +67,8 @@ def _config_defaults() -> dict[str, Any]:
     path = Path("pyproject.toml")
     if not path.is_file():
         return {}
+    import tomllib  # here: most runs have no pyproject.toml to read, and it costs ~5 ms
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

@@ -15,14 +15,16 @@ import re
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING, TypeAlias
 
 from plagiarism import git
 from plagiarism.config import Settings
 from plagiarism.errors import SourceError, UsageError
 from plagiarism.model import FileKind, Side, Source, SourceFile, SourceKind, Warning
 from plagiarism.notebooks import NotebookError, extract_code
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +301,8 @@ def read_files(
 def _selectors(settings: Settings) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
     """(wanted, excluded) predicates on repo-relative posix paths (gitignore-style globs)."""
     try:
-        include = GitIgnoreSpec.from_lines(settings.include) if settings.include else None
-        exclude = GitIgnoreSpec.from_lines(settings.exclude) if settings.exclude else None
+        include = _gitignore_spec(settings.include) if settings.include else None
+        exclude = _gitignore_spec(settings.exclude) if settings.exclude else None
     except ValueError as exc:
         raise UsageError(f"invalid --include/--exclude pattern: {exc}") from None
 
@@ -317,7 +319,15 @@ def _selectors(settings: Settings) -> tuple[Callable[[str], bool], Callable[[str
     return wanted, excluded
 
 
-_Specs = tuple[tuple[str, GitIgnoreSpec], ...]
+_Specs: TypeAlias = "tuple[tuple[str, GitIgnoreSpec], ...]"
+
+
+def _gitignore_spec(lines: Iterable[str]) -> GitIgnoreSpec:
+    # Imported on first use: pathspec's import is ~14 ms of every start, and a tree with no
+    # .gitignore compared without globs never needs it.
+    from pathspec import GitIgnoreSpec
+
+    return GitIgnoreSpec.from_lines(lines)
 
 
 def _walk(root: Path, side: Side, warnings: list[Warning], *, gitignore: bool) -> list[str]:
@@ -378,15 +388,15 @@ def _load_gitignore(folder: str) -> GitIgnoreSpec | None:
     except OSError:
         return None
     try:
-        return GitIgnoreSpec.from_lines(lines)
+        return _gitignore_spec(lines)
     except ValueError:
         # git skips a pattern it cannot parse; so do we, keeping the others.
-        return GitIgnoreSpec.from_lines([line for line in lines if _valid_pattern(line)])
+        return _gitignore_spec([line for line in lines if _valid_pattern(line)])
 
 
 def _valid_pattern(line: str) -> bool:
     try:
-        GitIgnoreSpec.from_lines([line])
+        _gitignore_spec([line])
     except ValueError:
         return False
     return True
