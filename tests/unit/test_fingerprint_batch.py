@@ -167,3 +167,18 @@ def test_distinct_is_numpys_unique(values: list[int], dtype: type) -> None:
     got = distinct(array)
     assert got.dtype == array.dtype
     assert got.tolist() == np.unique(array).tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**32 - 1])
+@pytest.mark.parametrize("num_perm", [1, 128, 256])
+def test_permutations_are_numpys_legacy_draws(seed: int, num_perm: int) -> None:
+    # datasketch draws its permutations with RandomState; ours must be the same numbers,
+    # or signatures stored by one could not be queried by the other.
+    gen = np.random.RandomState(seed)
+    high = (1 << 61) - 1
+    expected_a = gen.randint(1, high, size=num_perm, dtype=np.uint64)
+    expected_b = gen.randint(0, high, size=num_perm, dtype=np.uint64)
+    perms = Permutations.make(num_perm, seed)
+    assert perms.a.dtype == perms.b.dtype == np.uint64
+    assert perms.a.tolist() == expected_a.tolist()
+    assert perms.b.tolist() == expected_b.tolist()
