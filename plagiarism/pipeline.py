@@ -194,9 +194,10 @@ def _analyze(
     fresh: list[tuple[str, str, bytes]] = []
     for f, entry in zip(todo, entries, strict=True):
         by_hash[f.sha256] = decode_entry(entry, f)
-        fresh.append((f.sha256, f.kind, entry))
+        if settings.use_cache:
+            fresh.append((f.sha256, f.kind, entry))
         progress.advance()
-    if settings.use_cache and fresh:
+    if fresh:
         writes.add("analysis cache", write_entries, (cache.root, cache.max_bytes, fresh))
     log.info(
         "analysis cache: %d hits, %d misses, %d corrupt",
