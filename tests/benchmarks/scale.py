@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,40 +104,69 @@ def subset(trees: dict[str, Path], size: str, work: Path) -> tuple[Path, Path, i
 def measure(
     cmd: list[str], cap: float, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Run:
-    """Wall time and peak RSS of the process tree; stopped at `cap` seconds."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    root = psutil.Process(proc.pid)
-    peak = 0
-    timed_out = False
-    while proc.poll() is None:
-        total = 0
+    """Wall time and peak RSS of the process tree; stopped at `cap` seconds.
+
+    The time is the process's own, to the wait's wake-up: polling it (every 50 ms, as the
+    memory sampler does) added 25 ms on average to every run, 2-3 % of a one-second one and
+    nothing of a ten-second one. The sampler runs beside the wait, in a thread."""
+    with tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err_file,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        sampler = _RssSampler(proc.pid)
+        sampler.start()
         try:
-            for p in [root, *root.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            pass
-        peak = max(peak, total)
-        if time.perf_counter() - start > cap:
+            proc.wait(timeout=cap)
+            timed_out = False
+        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # the group we started, nothing else
+            proc.wait()
             timed_out = True
-            break
-        time.sleep(0.05)
-    proc.wait()
-    seconds = time.perf_counter() - start
-    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+        seconds = time.perf_counter() - start
+        peak = sampler.stop()
+        err_file.seek(0)
+        err = err_file.read().decode("utf-8", "replace")
     if timed_out:
         return Run(None, peak / 2**20, f">{cap / 60:.0f} min")
     if proc.returncode not in (0, 1):
         last = err.strip().splitlines()[-1:] or ["?"]
         return Run(None, peak / 2**20, f"failed: {last[0][:80]}")
     return Run(seconds, peak / 2**20)
+
+
+class _RssSampler(threading.Thread):
+    """The peak of the summed RSS of a process and its descendants, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._done.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                pass
+            self.peak = max(self.peak, total)
+            self._done.wait(0.05)
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join()
+        return self.peak
 
 
 def interleaved(onces: dict[str, Callable[[], Run]]) -> dict[str, Run]:
