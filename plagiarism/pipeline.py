@@ -595,6 +595,15 @@ def compare(
         )
 
 
+def _artifacts_task(
+    job: tuple[Path, Path, Path | None, Path | None, Path | None],
+) -> tuple[dict[str, object] | None, list[Warning]]:
+    root_a, root_b, model_a, model_b, base_tokenizer = job
+    return compare_artifacts(
+        root_a, root_b, model_a=model_a, model_b=model_b, base_tokenizer=base_tokenizer
+    )
+
+
 def _compare(
     spec_a: str | Path,
     spec_b: str | Path,
@@ -617,6 +626,10 @@ def _compare(
     writes = CacheWrites(executor)
     try:
         a, b = load_sides(str(spec_a), str(spec_b), settings, executor, progress, writes)
+        # Tokenizers, configs and checkpoints depend on nothing the code stages make: a
+        # worker compares them while this process resolves, aligns and matches.
+        artifacts_job = (Path(a.source.root), Path(b.source.root), model_a, model_b, base_tokenizer)
+        pending_artifacts = executor.aside(_artifacts_task, artifacts_job)
         progress.stage("resolving")
         units_a, units_b, unit_warnings = resolve_units(a, b)
         scored, n_candidates = score_candidates(
@@ -634,13 +647,7 @@ def _compare(
         matching = build(units_a, units_b, scored, settings)
         warnings = list(a.warnings) + list(b.warnings) + unit_warnings
         progress.stage("artifacts")
-        artifacts, artifact_warnings = compare_artifacts(
-            Path(a.source.root),
-            Path(b.source.root),
-            model_a=model_a,
-            model_b=model_b,
-            base_tokenizer=base_tokenizer,
-        )
+        artifacts, artifact_warnings = pending_artifacts.result()
         warnings.extend(artifact_warnings)
         writes.settle()
     finally:

@@ -6,6 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from plagiarism.config import Settings
+from plagiarism.errors import ArtifactError
+from plagiarism.executor import LocalProcesses, Serial
+from plagiarism.pipeline import compare
 from tests.conftest import write_tree
 from tests.e2e.test_cli import UNRELATED, run
 from tests.unit.test_artifacts_weights import add_noise, make_model, save
@@ -67,3 +73,32 @@ def test_a_missing_model_folder_is_an_input_error(tmp_path: Path) -> None:
     write_tree(tmp_path / "a", {"m.py": UNRELATED})
     res = run("compare", str(tmp_path / "a"), str(tmp_path / "a"), "--model-a", str(tmp_path / "x"))
     assert res.returncode == 2 and res.stderr.startswith("error: ")
+
+
+def test_artifacts_compared_in_a_worker_are_the_same_evidence(tmp_path: Path) -> None:
+    # With a pool running, the artifacts are compared in a worker beside the code stages
+    # (`Executor.aside`); the evidence, and a usage error, must reach the result unchanged.
+    base = make_model(seed=0)
+    write_tree(tmp_path / "a", {"train.py": UNRELATED})
+    write_tree(tmp_path / "b", {"run.py": "print('hello')\n"})
+    save(tmp_path / "a", base)
+    save(tmp_path / "b", add_noise(base, sigma=1e-3))
+    _tokenizer(tmp_path / "a", ["<slice>", "<image_id>"])
+    _tokenizer(tmp_path / "b", ["<slice>", "<image_id>"])
+    a, b = tmp_path / "a", tmp_path / "b"
+    serial = compare(a, b, Settings(cache_dir=tmp_path / "c1", jobs=1), executor=Serial())
+    pool = LocalProcesses(2, min_items=1)  # the parse starts it, so the artifacts go aside
+    try:
+        pooled = compare(a, b, Settings(cache_dir=tmp_path / "c2"), executor=pool)
+        with pytest.raises(ArtifactError, match="--model-a folder not found"):
+            compare(
+                a, b, Settings(cache_dir=tmp_path / "c3"), executor=pool,
+                model_a=tmp_path / "missing",
+            )  # fmt: skip
+    finally:
+        pool.close()
+    assert serial.artifacts is not None
+    assert pooled.artifacts == serial.artifacts
+    weights = pooled.artifacts["weights"]
+    assert isinstance(weights, dict) and weights["verdict"] == "same-plus-noise"
+    assert pooled.warnings == serial.warnings
