@@ -298,12 +298,12 @@ class AnalysisCache:
             log.info("analysis cache: cannot record its size (%s)", exc)
 
 
-def write_entries(job: tuple[Path, int, list[tuple[str, str, bytes]]]) -> CacheStats:
-    """Store entries (file digest, kind, entry) and keep the cache under its limit: the
+def write_entries(job: tuple[Path, int, list[tuple[tuple[str, str], bytes]]]) -> CacheStats:
+    """Store entries ((file digest, kind), entry) and keep the cache under its limit: the
     writes of a run, set aside to a worker that would otherwise wait (`Executor.aside`)."""
     root, max_bytes, entries = job
     cache = AnalysisCache(root, max_bytes=max_bytes)
-    for sha256, kind, entry in entries:
+    for (sha256, kind), entry in entries:
         cache.put_entry(sha256, kind, entry)
     if cache.stats.writes:
         cache.evict()

@@ -61,8 +61,11 @@ STOP_GRAM_SHARE = 0.01
 MIN_CONTAINMENT = 0.3
 # The shape store's share of --cache-max-bytes; the per-file analyses have the rest.
 SHAPE_STORE_SHARE = 0.25
+# Cache writes set aside to a worker travel in parts of about this many bytes.
+WRITE_PART_BYTES = 16 * 2**20
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,15 +96,40 @@ class CacheWrites:
     def add(self, what: str, fn: Callable[[T], CacheStats], job: T) -> None:
         self._pending.append((what, self.executor.aside(fn, job)))
 
+    def add_in_parts(
+        self,
+        what: str,
+        fn: Callable[[tuple[Path, int, list[tuple[K, bytes]]]], CacheStats],
+        root: Path,
+        max_bytes: int,
+        items: Iterable[tuple[K, bytes]],
+    ) -> None:
+        """`add` for many keyed values, in parts of about WRITE_PART_BYTES: a part is pickled
+        whole to reach the worker, and the whole of a transformers pair's values (~140 MB)
+        in one piece was that much again in this process and in the worker at once."""
+        part: list[tuple[K, bytes]] = []
+        held = 0
+        for key, value in items:
+            part.append((key, value))
+            held += len(value)
+            if held >= WRITE_PART_BYTES:
+                self.add(what, fn, (root, max_bytes, part))
+                part, held = [], 0
+        if part:
+            self.add(what, fn, (root, max_bytes, part))
+
     def settle(self) -> None:
         """Wait for every write set aside; one that failed only costs a later run time."""
         pending, self._pending = self._pending, []
+        totals: dict[str, CacheStats] = {}
         for what, handle in pending:
             try:
                 stats = handle.result()
             except Exception as exc:  # a worker lost, a disk gone: the results stand
                 log.warning("%s: writes failed (%s); the next run recomputes them", what, exc)
                 continue
+            totals.setdefault(what, CacheStats()).add(stats)
+        for what, stats in totals.items():
             log.info(
                 "%s: %d written, %d not writable, %d evicted",
                 what,
@@ -191,14 +219,14 @@ def _analyze(
             by_hash[f.sha256] = cached
             progress.advance()
     entries = executor.map(_analyze_entry, [(f, side) for f in todo])
-    fresh: list[tuple[str, str, bytes]] = []
+    fresh: list[tuple[tuple[str, str], bytes]] = []
     for f, entry in zip(todo, entries, strict=True):
         by_hash[f.sha256] = decode_entry(entry, f)
         if settings.use_cache:
-            fresh.append((f.sha256, f.kind, entry))
+            fresh.append(((f.sha256, f.kind), entry))
         progress.advance()
     if fresh:
-        writes.add("analysis cache", write_entries, (cache.root, cache.max_bytes, fresh))
+        writes.add_in_parts("analysis cache", write_entries, cache.root, cache.max_bytes, fresh)
     log.info(
         "analysis cache: %d hits, %d misses, %d corrupt",
         cache.stats.hits,
@@ -486,7 +514,9 @@ def score_candidates(
     alignments = dict(zip(needed, aligned, strict=True))
     if store is not None and shapes.unsaved:
         own = CacheWrites(executor) if writes is None else writes
-        own.add("shape store", write_values, (store.root, store.max_bytes, shapes.unsaved))
+        own.add_in_parts(
+            "shape store", write_values, store.root, store.max_bytes, shapes.unsaved.items()
+        )
         if writes is None:
             own.settle()
     # A unit of B that is the same code at the same path and name as a unit of A is

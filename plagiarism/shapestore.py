@@ -228,13 +228,13 @@ class ShapeStore:
             self._db = None
 
 
-def write_values(job: tuple[Path, int, dict[bytes, bytes]]) -> CacheStats:
-    """Store values and keep the store under its limit: a run's writes, set aside to a
-    worker that would otherwise wait (`Executor.aside`)."""
+def write_values(job: tuple[Path, int, list[tuple[bytes, bytes]]]) -> CacheStats:
+    """Store (key, value) pairs and keep the store under its limit: a run's writes, set
+    aside to a worker that would otherwise wait (`Executor.aside`)."""
     root, max_bytes, values = job
     store = ShapeStore(root, max_bytes=max_bytes)
     try:
-        store.put_many(values)
+        store.put_many(dict(values))
         if store.stats.writes:
             store.evict()
     finally:

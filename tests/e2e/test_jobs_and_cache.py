@@ -206,6 +206,29 @@ def test_cache_writes_that_fail_only_cost_time(
     assert not AnalysisCache(settings.cache_dir).size()  # nothing was written
 
 
+def test_cache_writes_in_many_parts_are_all_made_and_counted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import plagiarism.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "WRITE_PART_BYTES", 1)  # every value a part of its own
+    settings = Settings(cache_dir=tmp_path / "cache", jobs=1)
+    unique = len(distinct(VLM / "original") | distinct(VLM / "disguised"))
+    with caplog.at_level("INFO", logger="plagiarism.pipeline"):
+        first = compare(VLM / "original", VLM / "disguised", settings, executor=Serial())
+    logged = [r.getMessage() for r in caplog.records]
+    assert f"analysis cache: {unique} written, 0 not writable, 0 evicted" in logged
+    written = [m for m in logged if m.startswith("shape store:") and "written" in m]
+    assert len(written) == 1  # one line for all the parts
+    caplog.clear()
+    with caplog.at_level("INFO", logger="plagiarism.pipeline"):
+        second = compare(VLM / "original", VLM / "disguised", settings, executor=Serial())
+    logged = [r.getMessage() for r in caplog.records]
+    assert f"analysis cache: {unique} hits, 0 misses, 0 corrupt" in logged
+    assert any(m.startswith("shape store:") and " 0 misses" in m for m in logged)
+    assert second.pairs == first.pairs
+
+
 def test_a_dask_cluster_gives_the_same_result_as_this_machine(
     sides: tuple[Path, Path], tmp_path: Path
 ) -> None:
