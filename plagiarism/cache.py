@@ -38,7 +38,7 @@ from plagiarism.parse import grammar_identity
 log = logging.getLogger(__name__)
 
 # Bump when the entry layout changes (header or payload shape).
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: analyses pickle through their constructors, name sets sorted
 # The default lives in Settings.cache_max_bytes (4 GiB: about 40 repositories the size of
 # transformers, ~100 MB of entries each); older entries are evicted first.
 DEFAULT_MAX_BYTES: int = Settings().cache_max_bytes

@@ -170,3 +170,42 @@ def test_a_run_that_wrote_little_trusts_the_last_scan(
     third.tally_path.write_text(f"{known} 0\n")
     fourth = AnalysisCache(tmp_path, max_bytes=one * 4)
     assert fourth.evict() == 0 and len(scans) == 3
+
+
+_PICKLE_NAMES = """
+import pickle, sys
+from plagiarism.normalize import FileAnalysis
+names = frozenset(f"name_{i}" for i in range(200))
+analysis = FileAnalysis("m.py", "0" * 64, (), names, names, (), 1)
+sys.stdout.write(pickle.dumps(analysis, protocol=pickle.HIGHEST_PROTOCOL).hex())
+"""
+
+
+def test_an_analysis_pickles_the_same_whatever_the_hash_seed() -> None:
+    # A set pickles in its hash order, which Python salts per process: the same analysis
+    # must not give different bytes from one run to the next because of it.
+    import subprocess
+    import sys
+
+    dumps = {
+        subprocess.run(
+            [sys.executable, "-c", _PICKLE_NAMES],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(dumps) == 1
+
+
+def test_an_analysis_round_trips_through_its_constructor() -> None:
+    import pickle
+
+    file = source_file(CODE)
+    analysis = analyze_file(file, "a")[0]
+    back = pickle.loads(pickle.dumps(analysis, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == analysis
+    assert isinstance(back.defined_names, frozenset) and isinstance(back.defined_attrs, frozenset)
+    assert back.units and back.units == analysis.units
