@@ -19,3 +19,7 @@ class ResultFormatError(PlagiarismError):
 
 class ArtifactError(PlagiarismError):
     """A tokenizer, config or checkpoint that cannot be read (truncated, corrupt, too large)."""
+
+
+class WorkerError(PlagiarismError):
+    """A worker process died mid-run (out of memory, or killed): run again with fewer jobs."""

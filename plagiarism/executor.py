@@ -12,12 +12,13 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from itertools import chain
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, NoReturn, Protocol, TypeVar, cast
 
-from plagiarism.errors import UsageError
+from plagiarism.errors import UsageError, WorkerError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -109,7 +110,11 @@ class LocalProcesses:
         if self.jobs <= 1 or len(work) < self.min_items:
             return map(fn, work)
         chunk = max(1, len(work) // (self.jobs * 8))
-        return self._started().map(fn, work, chunksize=chunk)
+        try:  # submitting to a pool that a dead worker broke raises at once
+            results = self._started().map(fn, work, chunksize=chunk)
+        except BrokenProcessPool as exc:
+            raise WorkerError(_WORKER_DIED) from exc
+        return _worker_errors(results)
 
     def _map_costed(
         self, fn: Callable[[T], R], work: list[T], costs: Sequence[float]
@@ -123,17 +128,24 @@ class LocalProcesses:
         # dearest with it while the other workers run out of work.
         pool = self._started()
         (lo, hi), *rest = cost_spans(costs, self.jobs * BATCHES_PER_WORKER)
-        futures = [pool.submit(_apply_batch, fn, work[a:b]) for a, b in rest]
+        try:
+            futures = [pool.submit(_apply_batch, fn, work[a:b]) for a, b in rest]
+        except BrokenProcessPool as exc:
+            raise WorkerError(_WORKER_DIED) from exc
         # This process would only wait: it takes the first batch itself (nothing to ship,
         # and its heap is already grown, where a worker's first long item page-faults).
-        return chain(_apply_batch(fn, work[lo:hi]), (r for f in futures for r in f.result()))
+        others = (r for f in futures for r in f.result())
+        return chain(_apply_batch(fn, work[lo:hi]), _worker_errors(others))
 
     def aside(self, fn: Callable[[T], R], item: T) -> Pending[R]:
         # Only into a pool that is already running: starting one for this costs more than
         # the work it would take off this process.
         if self._pool is None:
             return _Ran(fn, item)
-        return self._pool.submit(fn, item)
+        try:
+            return _Submitted(self._pool.submit(fn, item))
+        except BrokenProcessPool:  # surfaces at result(), as a future's failure would
+            return _Ran(_raise, WorkerError(_WORKER_DIED))
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -144,6 +156,40 @@ class LocalProcesses:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+_WORKER_DIED = (
+    "a worker process died (out of memory, or killed); run again, with fewer --jobs if "
+    "memory is short"
+)
+
+
+def _worker_errors(results: Iterator[R]) -> Iterator[R]:
+    # A worker the system killed breaks the whole pool: say so in a line the CLI can show,
+    # not as a traceback, and never as an exit code that reads as a finding.
+    try:
+        yield from results
+    except BrokenProcessPool as exc:
+        raise WorkerError(_WORKER_DIED) from exc
+
+
+class _Submitted(Generic[R]):
+    """A pool's future whose `result()` raises `WorkerError` for a pool a dead worker broke."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: Future[R]) -> None:
+        self._future = future
+
+    def result(self) -> R:
+        try:
+            return self._future.result()
+        except BrokenProcessPool as exc:
+            raise WorkerError(_WORKER_DIED) from exc
+
+
+def _raise(exc: Exception) -> NoReturn:
+    raise exc
 
 
 def _worker_start() -> None:

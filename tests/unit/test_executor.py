@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from plagiarism.errors import UsageError
+from plagiarism.errors import UsageError, WorkerError
 from plagiarism.executor import LocalProcesses, Serial, cost_spans, make_executor
 
 
@@ -60,6 +60,28 @@ def test_work_set_aside_raises_only_when_its_result_is_asked(make: object) -> No
             pending.result()
     finally:
         executor.close()
+
+
+def _die_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(9)  # as the kernel's OOM killer would end it: no exception, no cleanup
+    return x
+
+
+@pytest.mark.parametrize("costed", [False, True])
+def test_a_worker_that_dies_is_a_one_line_error_not_a_broken_pool(costed: bool) -> None:
+    pool = LocalProcesses(2, min_items=1)
+    try:
+        with pytest.raises(WorkerError, match="worker process died") as caught:
+            costs = [1.0] * 40 if costed else None
+            list(pool.map(_die_on_three, [0, 1, 2, 4] * 9 + [3, 5, 6, 7], costs=costs))
+        assert "\n" not in str(caught.value)
+        # The broken pool says the same to work set aside afterwards, at its result.
+        pending = pool.aside(_pid_and_square, 2)
+        with pytest.raises(WorkerError):
+            pending.result()
+    finally:
+        pool.close()
 
 
 def test_cost_spans_put_a_dear_item_alone_and_share_out_the_cheap_ones() -> None:
