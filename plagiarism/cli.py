@@ -11,6 +11,8 @@ import gc
 import logging
 import os
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from plagiarism.model import Result
 
 EXIT_CLEAN, EXIT_FINDING, EXIT_ERROR = 0, 1, 2
+# Not 1: a crash must never read as a finding to a script or a hook.
+EXIT_INTERNAL, EXIT_INTERRUPTED = 3, 130
 
 
 class StderrProgress:
@@ -295,6 +299,32 @@ def _keep_freed_memory() -> None:
         mallopt(param, value)
 
 
+def exit_code(entry: Callable[[], object]) -> int:
+    """Run the CLI and say how it ended. Errors the user can fix end in `_fail` (exit 2);
+    anything else is a bug, told in one line with exit 3 (the traceback with -v), never
+    Python's exit 1, which a script or a pre-commit hook would read as a finding."""
+    try:
+        entry()
+        return EXIT_CLEAN
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or EXIT_CLEAN
+        print(exc.code, file=sys.stderr)  # `sys.exit("message")`
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if logging.getLogger("plagiarism").isEnabledFor(logging.INFO):
+            traceback.print_exc()
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (a bug: please report it; -v shows "
+            "where it happened)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
 def run() -> NoReturn:
     """The console entry point: `main`, then an exit that skips tearing down the heap.
 
@@ -304,15 +334,7 @@ def run() -> NoReturn:
     here. (Tests call `main` itself, which exits normally.)
     """
     _keep_freed_memory()
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            code = exc.code or 0
-        else:  # `sys.exit("message")`: printed, and 1, as Python itself would
-            print(exc.code, file=sys.stderr)
-            code = 1
+    code = exit_code(main)
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)  # a profiler or coverage writes its data at a normal exit
     for stream in (sys.stdout, sys.stderr):

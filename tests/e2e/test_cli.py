@@ -337,3 +337,42 @@ def test_no_cache_writes_no_analysis_and_gives_the_same_result(tmp_path: Path) -
     assert results[0] == results[1]
     res = run("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--cache-max-bytes", "0")
     assert res.returncode == 2 and "--cache-max-bytes must be positive" in res.stderr
+
+
+def _crash() -> None:
+    raise RuntimeError("something broke")
+
+
+def _interrupted() -> None:
+    raise KeyboardInterrupt
+
+
+def test_a_bug_is_one_line_and_never_reads_as_a_finding(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from plagiarism.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, exit_code
+
+    assert exit_code(_crash) == EXIT_INTERNAL != 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "internal error: RuntimeError: something broke (a bug: please report it; -v shows "
+        "where it happened)"
+    ]
+    assert exit_code(_interrupted) == EXIT_INTERRUPTED
+    assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_with_verbose_a_bug_shows_its_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from plagiarism.cli import EXIT_INTERNAL, exit_code
+
+    logger = logging.getLogger("plagiarism")
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        assert exit_code(_crash) == EXIT_INTERNAL
+    finally:
+        logger.setLevel(old)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "_crash" in err and "internal error:" in err
