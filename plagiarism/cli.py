@@ -208,19 +208,10 @@ def compare(
     Each SOURCE is a git URL, a local git checkout or a plain folder. The similarity is the
     share of B's code that A explains.
     """
-    # The stages' imports (numpy among them) allocate ~100,000 objects that live as long as
-    # the process: collecting while they pile up cost ~10 ms of every run. Frozen after,
-    # they stay out of every later collection's walk, in the pool's forked workers too.
-    was_collecting = gc.isenabled()
-    gc.disable()
     from plagiarism import sources
     from plagiarism.executor import make_executor
     from plagiarism.pipeline import compare as run_compare
     from plagiarism.report import json_format
-
-    gc.freeze()
-    if was_collecting:
-        gc.enable()
 
     try:
         spec_a, rev_a = sources.split_rev(source_a)
