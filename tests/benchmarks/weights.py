@@ -76,7 +76,7 @@ def write_streaming(path: Path, shapes: list[tuple[str, tuple[int, ...]]], noise
 
 
 def child(a: str, b: str, sample: int) -> None:
-    from plagiarism.artifacts import compare_artifacts
+    from plagiarism.artifacts.compare import compare_artifacts
 
     start = time.perf_counter()
     section, _ = compare_artifacts(Path(a), Path(b), sample=sample)

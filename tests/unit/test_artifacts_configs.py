@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from plagiarism.artifacts import compare_artifacts, summary_lines
+from plagiarism.artifacts import summary_lines
+from plagiarism.artifacts.compare import compare_artifacts
 from plagiarism.artifacts.configs import is_unusual
 
 LLAMA_LIKE = {

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plagiarism.artifacts import compare_artifacts, summary_lines
+from plagiarism.artifacts import summary_lines
+from plagiarism.artifacts.compare import compare_artifacts
 from plagiarism.artifacts.discover import discover
 from plagiarism.artifacts.safetensors_io import write_file
 from plagiarism.errors import ArtifactError

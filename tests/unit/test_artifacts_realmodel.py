@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plagiarism.artifacts import compare_artifacts, summary_lines
+from plagiarism.artifacts import summary_lines
+from plagiarism.artifacts.compare import compare_artifacts
 from plagiarism.artifacts.safetensors_io import TensorReader, decode, read_header, write_file
 
 

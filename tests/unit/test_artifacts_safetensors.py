@@ -148,7 +148,7 @@ def test_mangled_files_never_crash_the_comparison(tmp_path: Path) -> None:
     hypothesis = pytest.importorskip("hypothesis")
     from hypothesis import strategies as st
 
-    from plagiarism.artifacts import compare_artifacts
+    from plagiarism.artifacts.compare import compare_artifacts
 
     rng = np.random.default_rng(1)
     good = {"w": rng.normal(0, 0.02, (64, 32)).astype(np.float32), "b": np.ones(32, np.float16)}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from plagiarism.artifacts import compare_artifacts, summary_lines
+from plagiarism.artifacts import summary_lines
+from plagiarism.artifacts.compare import compare_artifacts
 
 # A tiny byte-level-BPE-like base of our own, with GPT-2's end-of-text token as its special.
 BASE_VOCAB = {t: i for i, t in enumerate(["a", "b", "c", "d", "Ġ", "ab", "cd", "abcd", "Ġa", "Ġb"])}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plagiarism.artifacts import compare_artifacts
+from plagiarism.artifacts.compare import compare_artifacts
 from plagiarism.artifacts.safetensors_io import write_file
 
 Tensors = dict[str, np.ndarray]
