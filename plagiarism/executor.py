@@ -1,10 +1,12 @@
 """Where per-file work runs: in this process, in a pool of local processes, or on a Dask cluster.
 
-The pipeline only ever calls `Executor.map`, so a distributed engine can take the same
-work (see docs/scale.md). Results come back in input order whatever runs them, so a
-comparison is identical for any number of workers. The function and its items must be
-picklable and importable where they run: a Dask worker needs `plagiarism` installed, at the
-same version (the analysis cache rejects entries made by another engine).
+The pipeline's work goes through `Executor.map`, so a distributed engine can take the same
+work (see docs/scale.md); `Executor.aside` is for work that must stay on this machine (the
+local cache's writes, the artifacts under the local roots). Results come back in input
+order whatever runs them, so a comparison is identical for any number of workers. The
+function and its items must be picklable and importable where they run: a Dask worker needs
+`plagiarism` installed, at the same version (the analysis cache rejects entries made by
+another engine).
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ class Executor(Protocol):
         ...
 
     def aside(self, fn: Callable[[T], R], item: T) -> Pending[R]:
-        """`fn(item)` started now, on this machine, where it need not hold up the caller
-        (writes to the local cache while the caller goes on); `.result()` waits for it."""
+        """`fn(item)` started now, on this machine, where it need not hold up the caller (the
+        cache writes, the artifact comparison); `.result()` waits for it and raises what it
+        raised."""
         ...
 
     def close(self) -> None: ...
