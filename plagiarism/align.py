@@ -178,6 +178,8 @@ def _is_content(s: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Tile:
+    """`length` tokens that are the same from position `a` of A and position `b` of B."""
+
     a: int  # start index in A's stream
     b: int  # start index in B's stream
     length: int
@@ -185,6 +187,8 @@ class Tile:
 
 @dataclass(frozen=True, slots=True)
 class Alignment:
+    """The tiling of one pair of units and what it covers on each side."""
+
     tiles: tuple[Tile, ...]
     matched: int  # tokens of B covered by tiles
     score: float  # matched / len(B)

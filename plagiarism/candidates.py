@@ -33,6 +33,8 @@ from plagiarism.fingerprint import U64, UnitPrint, distinct
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
+    """A unit of A the index proposes for a unit of B, with the k-grams they share."""
+
     a: int  # unit index on side A
     b: int  # unit index on side B
     shared: int  # distinct k-grams in common (exact)

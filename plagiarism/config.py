@@ -23,6 +23,8 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Every knob of a comparison, with its default (the CLI flags map onto these fields)."""
+
     # --- what is read -------------------------------------------------------------------
     include: tuple[str, ...] = ()  # globs; empty means every *.py and *.ipynb
     exclude: tuple[str, ...] = ()

@@ -92,6 +92,8 @@ def kgram_hashes(stream: TokenStream, k: int) -> U64:
 
 @dataclass(frozen=True, slots=True)
 class Permutations:
+    """The MinHash hash family: h -> (a*h + b) mod 2^61-1, one (a, b) per signature column."""
+
     a: U64
     b: U64
 

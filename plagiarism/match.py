@@ -50,6 +50,8 @@ MAX_TIE_OPTIONS = 8
 
 @dataclass(frozen=True, slots=True)
 class Scored:
+    """A candidate pair (unit indexes on each side) with its alignment."""
+
     a: int
     b: int
     alignment: Alignment
@@ -393,6 +395,8 @@ def small_copy(ua: Unit, ub: Unit, alignment: Alignment, settings: Settings) -> 
 
 @dataclass(frozen=True, slots=True)
 class Matching:
+    """What the matching stage hands to the result: pairs, file pairs, renames, coverage."""
+
     pairs: tuple[Pair, ...]  # reported pairs, strongest first
     file_pairs: tuple[FilePair, ...]
     renames: tuple[Rename, ...]

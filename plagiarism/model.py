@@ -101,6 +101,8 @@ class Unit:
 
 @dataclass(frozen=True, slots=True)
 class LineRange:
+    """Lines start_line..end_line of a file, both included, 1-based."""
+
     start_line: int
     end_line: int
 
@@ -116,6 +118,8 @@ class Region:
 
 @dataclass(frozen=True, slots=True)
 class Rename:
+    """Name `a` of side A that reads as name `b` on side B."""
+
     a: str
     b: str
     count: int  # how many matched pairs (or, within a pair, how many aligned tokens) agree
@@ -123,6 +127,8 @@ class Rename:
 
 @dataclass(frozen=True, slots=True)
 class UnitRef:
+    """Where a unit of a pair is: what a report shows and links."""
+
     path: str
     name: str  # qualified name
     kind: UnitKind
@@ -152,6 +158,8 @@ class Pair:
 
 @dataclass(frozen=True, slots=True)
 class FilePair:
+    """File `a` explains part of file `b`: the pairs between them, rolled up."""
+
     a: str
     b: str
     score: float  # share of file b's unit tokens covered by pairs with file a
@@ -160,6 +168,8 @@ class FilePair:
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
+    """One file read on a side, as the report lists it."""
+
     path: str
     sha256: str
     lines: int
@@ -169,6 +179,8 @@ class FileInfo:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """The headline of a result: how much of B is explained by A, and the counts behind it."""
+
     similarity: float  # share of B's unit tokens explained by A
     verdict: str
     files_a: int

@@ -31,6 +31,8 @@ class NotebookError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class NotebookCode:
+    """A notebook's code cells as one text, and where each cell starts in it."""
+
     text: str
     cell_starts: tuple[int, ...]  # 1-based line in `text` where each code cell starts
 

@@ -127,6 +127,8 @@ class UnitSpan:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFile:
+    """A file's tree, its units and where the parser had to recover."""
+
     root: Node
     spans: tuple[UnitSpan, ...]
     error_lines: tuple[int, ...]  # 1-based lines where tree-sitter had to recover

@@ -70,6 +70,8 @@ K = TypeVar("K")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SideData:
+    """One side read and analysed: its source, files, their analyses and warnings."""
+
     source: Source
     files: tuple[SourceFile, ...]
     analyses: tuple[FileAnalysis, ...]
