@@ -11,6 +11,7 @@ another engine).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from itertools import chain
-from typing import Any, Generic, NoReturn, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from plagiarism.errors import UsageError, WorkerError
 
@@ -113,10 +114,8 @@ class LocalProcesses:
         if self.jobs <= 1 or len(work) < self.min_items:
             return map(fn, work)
         chunk = max(1, len(work) // (self.jobs * 8))
-        try:  # submitting to a pool that a dead worker broke raises at once
+        with _worker_deaths():  # submitting to a pool a dead worker broke raises at once
             results = self._started().map(fn, work, chunksize=chunk)
-        except BrokenProcessPool as exc:
-            raise WorkerError(_WORKER_DIED) from exc
         return _worker_errors(results)
 
     def _map_costed(
@@ -131,10 +130,8 @@ class LocalProcesses:
         # dearest with it while the other workers run out of work.
         pool = self._started()
         (lo, hi), *rest = cost_spans(costs, self.jobs * BATCHES_PER_WORKER)
-        try:
+        with _worker_deaths():
             futures = [pool.submit(_apply_batch, fn, work[a:b]) for a, b in rest]
-        except BrokenProcessPool as exc:
-            raise WorkerError(_WORKER_DIED) from exc
         # This process would only wait: it takes the first batch itself (nothing to ship,
         # and its heap is already grown, where a worker's first long item page-faults).
         others = (r for f in futures for r in f.result())
@@ -146,9 +143,11 @@ class LocalProcesses:
         if self._pool is None:
             return _Ran(fn, item)
         try:
-            return _Submitted(self._pool.submit(fn, item))
-        except BrokenProcessPool:  # surfaces at result(), as a future's failure would
-            return _Ran(_raise, WorkerError(_WORKER_DIED))
+            future = self._pool.submit(fn, item)
+        except BrokenProcessPool as exc:  # surfaces at result(), as a future's failure would
+            future = Future()
+            future.set_exception(exc)
+        return _Submitted(future)
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -167,13 +166,19 @@ _WORKER_DIED = (
 )
 
 
-def _worker_errors(results: Iterator[R]) -> Iterator[R]:
+@contextlib.contextmanager
+def _worker_deaths() -> Iterator[None]:
     # A worker the system killed breaks the whole pool: say so in a line the CLI can show,
     # not as a traceback, and never as an exit code that reads as a finding.
     try:
-        yield from results
+        yield
     except BrokenProcessPool as exc:
         raise WorkerError(_WORKER_DIED) from exc
+
+
+def _worker_errors(results: Iterator[R]) -> Iterator[R]:
+    with _worker_deaths():
+        yield from results
 
 
 class _Submitted(Generic[R]):
@@ -185,14 +190,8 @@ class _Submitted(Generic[R]):
         self._future = future
 
     def result(self) -> R:
-        try:
+        with _worker_deaths():
             return self._future.result()
-        except BrokenProcessPool as exc:
-            raise WorkerError(_WORKER_DIED) from exc
-
-
-def _raise(exc: Exception) -> NoReturn:
-    raise exc
 
 
 def _worker_start() -> None:
