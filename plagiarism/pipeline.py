@@ -141,6 +141,18 @@ class CacheWrites:
             )
 
 
+@contextlib.contextmanager
+def _writes_of(writes: CacheWrites | None, executor: Executor) -> Iterator[CacheWrites]:
+    """The caller's writes (the caller settles them), or this call's own, settled when the
+    call's work is done."""
+    if writes is not None:
+        yield writes
+        return
+    own = CacheWrites(executor)
+    yield own
+    own.settle()
+
+
 def load_side(
     spec: str,
     rev: str | None,
@@ -152,9 +164,8 @@ def load_side(
     """One side read and analysed (see `load_sides` for both at once)."""
     source, files, warnings = _read_side(spec, rev, side, settings, progress)
     progress.stage(f"parsing {side.upper()}", total=len(files))
-    writes = CacheWrites(executor)
-    by_hash = _analyze(files, side, settings, executor, progress, writes)
-    writes.settle()
+    with _writes_of(None, executor) as writes:
+        by_hash = _analyze(files, side, settings, executor, progress, writes)
     return _side_data(source, files, warnings, by_hash, side)
 
 
@@ -170,14 +181,11 @@ def load_sides(
     B's changed files fill the workers while A's last files finish, instead of waiting for
     a second, smaller batch (too small for the pool, it ran serially). Cache writes go to
     `writes` when given (the caller settles them), else are settled before returning."""
-    own = writes is None
-    writes = writes if writes is not None else CacheWrites(executor)
     source_a, files_a, warnings_a = _read_side(spec_a, settings.rev_a, "a", settings, progress)
     source_b, files_b, warnings_b = _read_side(spec_b, settings.rev_b, "b", settings, progress)
     progress.stage("parsing", total=len({f.sha256 for f in files_a + files_b}))
-    by_hash = _analyze(files_a + files_b, "a", settings, executor, progress, writes)
-    if own:
-        writes.settle()
+    with _writes_of(writes, executor) as to_write:
+        by_hash = _analyze(files_a + files_b, "a", settings, executor, progress, to_write)
     return (
         _side_data(source_a, files_a, warnings_a, by_hash, "a"),
         _side_data(source_b, files_b, warnings_b, by_hash, "b"),
@@ -515,12 +523,10 @@ def score_candidates(
     aligned = shapes.alignments([(units_a[i], units_b[j]) for i, j in needed.values()])
     alignments = dict(zip(needed, aligned, strict=True))
     if store is not None and shapes.unsaved:
-        own = CacheWrites(executor) if writes is None else writes
-        own.add_in_parts(
-            "shape store", write_values, store.root, store.max_bytes, shapes.unsaved.items()
-        )
-        if writes is None:
-            own.settle()
+        with _writes_of(writes, executor) as to_write:
+            to_write.add_in_parts(
+                "shape store", write_values, store.root, store.max_bytes, shapes.unsaved.items()
+            )
     # A unit of B that is the same code at the same path and name as a unit of A is
     # settled by that twin (match.one_to_one takes such pairs first and drops their other
     # edges), so its other partners are not scored at all: between two versions of a
@@ -678,7 +684,6 @@ def _compare(
                 store.stats.misses,
                 store.stats.corrupt,
             )
-            store.close()
         progress.stage("matching")
         matching = build(units_a, units_b, scored, settings)
         warnings = list(a.warnings) + list(b.warnings) + unit_warnings
