@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warning
 from plagiarism.parse import (
@@ -113,17 +113,7 @@ class RawUnit:
     def __reduce__(self) -> tuple[type[RawUnit], tuple[object, ...]]:
         # Rebuilt by the constructor: unpickling through the slots' __setstate__ was ~20 %
         # slower, and a cached analysis is unpickled on every warm run (~55,000 of these).
-        return RawUnit, (
-            self.qualname,
-            self.kind,
-            self.start_line,
-            self.end_line,
-            self.syms,
-            self.lines,
-            self.idents,
-            self.calls,
-            self.literals,
-        )
+        return RawUnit, _RAW_UNIT_VALUES(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,35 +132,21 @@ class FileAnalysis:
         # The name sets travel sorted, in one order: a set pickles in its hash order, which
         # Python salts per process. (An entry's bytes still vary from run to run with which
         # equal strings happen to be one object; its values never do.)
-        return _file_analysis, (
-            self.path,
-            self.sha256,
-            self.units,
-            tuple(sorted(self.defined_attrs)),
-            tuple(sorted(self.defined_names)),
-            self.error_lines,
-            self.line_count,
+        return _file_analysis, tuple(
+            sorted(v) if isinstance(v, frozenset) else v for v in _FILE_ANALYSIS_VALUES(self)
         )
 
 
-def _file_analysis(
-    path: str,
-    sha256: str,
-    units: tuple[RawUnit, ...],
-    defined_attrs: tuple[str, ...],
-    defined_names: tuple[str, ...],
-    error_lines: tuple[int, ...],
-    line_count: int,
-) -> FileAnalysis:
-    return FileAnalysis(
-        path,
-        sha256,
-        units,
-        frozenset(defined_attrs),
-        frozenset(defined_names),
-        error_lines,
-        line_count,
-    )
+# Every field, in declaration order, so that a field added later travels too.
+_RAW_UNIT_VALUES = operator.attrgetter(*(f.name for f in dataclasses.fields(RawUnit)))
+_FILE_ANALYSIS_VALUES = operator.attrgetter(*(f.name for f in dataclasses.fields(FileAnalysis)))
+
+
+def _file_analysis(*values: object) -> FileAnalysis:
+    # The name sets arrive as sorted lists (see `FileAnalysis.__reduce__`); every other
+    # field as itself.
+    fields: list[Any] = [frozenset(v) if isinstance(v, list) else v for v in values]
+    return FileAnalysis(*fields)
 
 
 @dataclass(frozen=True, slots=True)
