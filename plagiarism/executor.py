@@ -197,8 +197,11 @@ class _Submitted(Generic[R]):
 def _worker_start() -> None:
     # Workers build millions of short-lived tuples; the default thresholds run a full
     # collection every few hundred thousand, each walking everything the worker holds.
-    # Collections still run (tree-sitter walks may leave cycles), a hundred times rarer.
+    # Collections still run (tree-sitter walks may leave cycles), a hundred times rarer:
+    # enabled here, because a worker forked while its parent paused the collector (the CLI
+    # and `compare` do) would otherwise never collect, however long it lives.
     gc.set_threshold(100_000, 50, 100)
+    gc.enable()
 
 
 def _apply_batch(fn: Callable[[T], R], batch: Sequence[T]) -> list[R]:

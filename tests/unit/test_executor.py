@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -136,3 +137,22 @@ def test_without_dask_the_scheduler_flag_says_what_to_install(
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # makes the import fail
     with pytest.raises(UsageError, match=r"pip install 'plagiarism\[dask\]'"):
         make_executor(0, "tcp://127.0.0.1:8786")
+
+
+def _collecting(_: int) -> bool:
+    return gc.isenabled()
+
+
+def test_workers_collect_even_when_forked_while_the_collector_is_paused() -> None:
+    # The CLI and `compare` pause the parent's collector; a worker that inherited that
+    # would keep every cycle it ever made.
+    pool = LocalProcesses(2, min_items=1)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert all(pool.map(_collecting, range(8)))
+    finally:
+        pool.close()
+        if was_enabled:
+            gc.enable()
+
