@@ -164,6 +164,10 @@ _WORKER_DIED = (
     "a worker process died (out of memory, or killed); run again, with fewer --jobs if "
     "memory is short"
 )
+_DASK_WORKER_DIED = (
+    "a Dask worker died running this comparison's work (out of memory, or killed) as often as "
+    "the scheduler allows; give the workers more memory, or run again"
+)
 
 
 @contextlib.contextmanager
@@ -261,9 +265,14 @@ class DaskExecutor:
 
     @staticmethod
     def _results(futures: list[Any]) -> Iterator[R]:
+        from distributed import KilledWorker
+
         # In submission order, one batch at a time, so memory holds what is being consumed.
         for future in futures:
-            batch: list[R] = future.result()
+            try:
+                batch: list[R] = future.result()
+            except KilledWorker as exc:  # the cluster's BrokenProcessPool: no bug of ours
+                raise WorkerError(_DASK_WORKER_DIED) from exc
             future.release()
             yield from batch
 

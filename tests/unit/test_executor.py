@@ -156,3 +156,24 @@ def test_workers_collect_even_when_forked_while_the_collector_is_paused() -> Non
         if was_enabled:
             gc.enable()
 
+
+def test_a_dask_worker_that_dies_is_a_worker_error_not_a_bug() -> None:
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("dask.distributed", reason="Dask is an optional extra")
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    from plagiarism.executor import DaskExecutor
+
+    # No retries: the scheduler gives up on the task at its first worker's death.
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        executor = DaskExecutor(client=client, batch=4)
+        with pytest.raises(WorkerError, match="Dask worker died") as caught:
+            list(executor.map(_die_on_three, [0, 1, 2, 4, 3, 5]))
+        assert "\n" not in str(caught.value)
