@@ -228,6 +228,9 @@ def _analyze(
         else:
             by_hash[f.sha256] = cached
             progress.advance()
+    # Largest first: the pool's last chunks are then small files, which even out the
+    # workers' ends (in file order a worker could be left alone with a long file).
+    todo.sort(key=lambda f: len(f.text), reverse=True)
     entries = executor.map(_analyze_entry, [(f, side) for f in todo])
     fresh: list[tuple[tuple[str, str], bytes]] = []
     for f, entry in zip(todo, entries, strict=True):
