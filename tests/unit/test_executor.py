@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import time
 
 import pytest
 
@@ -63,8 +64,13 @@ def test_work_set_aside_raises_only_when_its_result_is_asked(make: object) -> No
         executor.close()
 
 
+_TEST_PROCESS = os.getpid()
+
+
 def _die_on_three(x: int) -> int:
-    if x == 3:
+    if x == 0:
+        time.sleep(0.3)  # done here, first: the workers take the batches after it meanwhile
+    if x == 3 and os.getpid() != _TEST_PROCESS:
         os._exit(9)  # as the kernel's OOM killer would end it: no exception, no cleanup
     return x
 
@@ -75,7 +81,7 @@ def test_a_worker_that_dies_is_a_one_line_error_not_a_broken_pool(costed: bool) 
     try:
         with pytest.raises(WorkerError, match="worker process died") as caught:
             costs = [1.0] * 40 if costed else None
-            list(pool.map(_die_on_three, [0, 1, 2, 4] * 9 + [3, 5, 6, 7], costs=costs))
+            list(pool.map(_die_on_three, [0, 1, 2, 4, 5, 3, 6, 7] + [1] * 32, costs=costs))
         assert "\n" not in str(caught.value)
         # The broken pool says the same to work set aside afterwards, at its result.
         pending = pool.aside(_pid_and_square, 2)
@@ -104,7 +110,7 @@ def test_costed_work_is_batched_by_cost_in_order_and_cheap_work_stays_home() -> 
     try:
         cheap = list(pool.map(_pid_and_square, items, costs=[1e-6] * len(items)))
         # The first item is the dearest: it is done here while the workers take the rest.
-        costly = list(pool.map(_pid_and_square, items, costs=[1.0] + [0.01] * (len(items) - 1)))
+        costly = list(pool.map(_square_slowly_at_zero, items, costs=[1.0] + [0.01] * 299))
     finally:
         pool.close()
     assert [sq for _, sq in cheap] == [x * x for x in items]
@@ -112,6 +118,35 @@ def test_costed_work_is_batched_by_cost_in_order_and_cheap_work_stays_home() -> 
     assert [sq for _, sq in costly] == [x * x for x in items]
     assert costly[0][0] == os.getpid()
     assert {pid for pid, _ in costly[1:]} - {os.getpid()}, "the rest must run in workers"
+
+
+def _square_slowly_at_zero(x: int) -> tuple[int, int]:
+    if x == 0:
+        time.sleep(0.2)  # long enough for the workers to take the other batches
+    return _pid_and_square(x)
+
+
+def _pid_after_a_pause(x: float) -> int:
+    time.sleep(x)
+    return os.getpid()
+
+
+def test_batches_no_worker_has_started_are_run_here_not_waited_for() -> None:
+    pool = LocalProcesses(2, min_items=1)
+    try:
+        list(pool.map(_pid_and_square, range(4)))  # the pool runs
+        # Both workers busy with work set aside, as with a cold run's cache writes.
+        busy = [pool.aside(_pid_after_a_pause, 1.0) for _ in range(2)]
+        items = list(range(64))
+        out = list(pool.map(_pid_and_square, items, costs=[1.0] * len(items)))
+        for pending in busy:
+            assert pending.result() != os.getpid()
+    finally:
+        pool.close()
+    assert [sq for _, sq in out] == [x * x for x in items]
+    # Only the few batches the pool had already queued for its busy workers ran there.
+    here = sum(pid == os.getpid() for pid, _ in out)
+    assert here >= len(items) // 2, f"only {here} of {len(items)} items ran here"
 
 
 def test_one_job_means_serial() -> None:
@@ -157,6 +192,12 @@ def test_workers_collect_even_when_forked_while_the_collector_is_paused() -> Non
             gc.enable()
 
 
+def _exit_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(9)  # a Dask executor runs nothing in this process
+    return x
+
+
 def test_a_dask_worker_that_dies_is_a_worker_error_not_a_bug() -> None:
     if os.environ.get("CI") != "true":
         pytest.importorskip("dask.distributed", reason="Dask is an optional extra")
@@ -175,5 +216,5 @@ def test_a_dask_worker_that_dies_is_a_worker_error_not_a_bug() -> None:
     ):
         executor = DaskExecutor(client=client, batch=4)
         with pytest.raises(WorkerError, match="Dask worker died") as caught:
-            list(executor.map(_die_on_three, [0, 1, 2, 4, 3, 5]))
+            list(executor.map(_exit_on_three, [0, 1, 2, 4, 3, 5]))
         assert "\n" not in str(caught.value)
