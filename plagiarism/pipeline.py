@@ -13,7 +13,7 @@ import gc
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from plagiarism import __version__, sources
 from plagiarism.align import MAX_TOKENS, Alignment, align, decode_alignment, encode_alignment
@@ -93,10 +93,22 @@ class CacheWrites:
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
+        self._held: list[tuple[str, Callable[[Any], CacheStats], object]] = []
         self._pending: list[tuple[str, Pending[CacheStats]]] = []
 
-    def add(self, what: str, fn: Callable[[T], CacheStats], job: T) -> None:
-        self._pending.append((what, self.executor.aside(fn, job)))
+    def add(self, what: str, fn: Callable[[T], CacheStats], job: T, *, hold: bool = False) -> None:
+        """Set the write aside now, or with `hold` at `release()`: the workers may have
+        better things to do first."""
+        if hold:
+            self._held.append((what, fn, job))
+        else:
+            self._pending.append((what, self.executor.aside(fn, job)))
+
+    def release(self) -> None:
+        """Set aside the writes held until now."""
+        held, self._held = self._held, []
+        for what, fn, job in held:
+            self._pending.append((what, self.executor.aside(fn, job)))
 
     def add_in_parts(
         self,
@@ -105,23 +117,27 @@ class CacheWrites:
         root: Path,
         max_bytes: int,
         items: Iterable[tuple[K, bytes]],
+        *,
+        hold: bool = False,
     ) -> None:
         """`add` for many keyed values, in parts of about WRITE_PART_BYTES: a part is pickled
         whole to reach the worker, and the whole of a transformers pair's values (~140 MB)
         in one piece was that much again in this process and in the worker at once."""
         part: list[tuple[K, bytes]] = []
-        held = 0
+        size = 0
         for key, value in items:
             part.append((key, value))
-            held += len(value)
-            if held >= WRITE_PART_BYTES:
-                self.add(what, fn, (root, max_bytes, part))
-                part, held = [], 0
+            size += len(value)
+            if size >= WRITE_PART_BYTES:
+                self.add(what, fn, (root, max_bytes, part), hold=hold)
+                part, size = [], 0
         if part:
-            self.add(what, fn, (root, max_bytes, part))
+            self.add(what, fn, (root, max_bytes, part), hold=hold)
 
     def settle(self) -> None:
-        """Wait for every write set aside; one that failed only costs a later run time."""
+        """Wait for every write, held ones included; one that failed only costs a later run
+        time."""
+        self.release()
         pending, self._pending = self._pending, []
         totals: dict[str, CacheStats] = {}
         for what, handle in pending:
@@ -239,7 +255,11 @@ def _analyze(
             fresh.append(((f.sha256, f.kind), entry))
         progress.advance()
     if fresh:
-        writes.add_in_parts("analysis cache", write_entries, cache.root, cache.max_bytes, fresh)
+        # Held for the caller to release: set aside now, they kept a worker from the
+        # fingerprints and this process's resolution of the units a while (see `_compare`).
+        writes.add_in_parts(
+            "analysis cache", write_entries, cache.root, cache.max_bytes, fresh, hold=True
+        )
     log.info(
         "analysis cache: %d hits, %d misses, %d corrupt",
         cache.stats.hits,
@@ -680,6 +700,9 @@ def _compare(
         scored, n_candidates = score_candidates(
             units_a, units_b, settings, progress, executor, store, writes
         )
+        # The analysis entries are written now, beside the shape values, while this process
+        # matches and the workers have nothing else to do.
+        writes.release()
         if store is not None:
             log.info(
                 "shape store: %d hits, %d misses, %d corrupt",

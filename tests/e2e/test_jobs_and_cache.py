@@ -229,6 +229,44 @@ def test_cache_writes_in_many_parts_are_all_made_and_counted_once(
     assert second.pairs == first.pairs
 
 
+class _Recording(Serial):
+    """Serial, noting what it is given in order: (map or aside, the function's name)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def map(self, fn, items, costs=None):  # type: ignore[no-untyped-def]
+        self.calls.append(("map", fn.__name__))
+        return super().map(fn, items, costs)
+
+    def aside(self, fn, item):  # type: ignore[no-untyped-def]
+        self.calls.append(("aside", fn.__name__))
+        return super().aside(fn, item)
+
+
+def test_analysis_entries_are_written_after_the_alignments_not_beside_the_resolution(
+    tmp_path: Path,
+) -> None:
+    # Set aside as soon as the parse was done, they kept a worker from the fingerprints and
+    # the parent's resolution; after the alignments the workers would only wait.
+    executor = _Recording()
+    compare(VLM / "original", VLM / "disguised", Settings(cache_dir=tmp_path), executor=executor)
+    calls = executor.calls
+    assert ("aside", "write_entries") in calls and ("map", "_align_task") in calls
+    last_alignment = max(i for i, call in enumerate(calls) if call == ("map", "_align_task"))
+    assert calls.index(("aside", "write_entries")) > last_alignment
+    assert calls.index(("aside", "_artifacts_task")) < calls.index(("map", "_print_task"))
+
+
+def test_loading_one_side_alone_still_writes_its_held_entries(tmp_path: Path) -> None:
+    from plagiarism.pipeline import load_side
+    from plagiarism.progress import Silent
+
+    settings = Settings(cache_dir=tmp_path)
+    load_side(str(VLM / "original"), None, "a", settings, Serial(), Silent())
+    assert AnalysisCache(tmp_path).size() > 0
+
+
 def test_a_dask_cluster_gives_the_same_result_as_this_machine(
     sides: tuple[Path, Path], tmp_path: Path
 ) -> None:
