@@ -218,7 +218,10 @@ def _median(runs: list[Run]) -> Run:
         return failed[0]
     runs.sort(key=lambda r: r.seconds or 0.0)
     mid = runs[len(runs) // 2]
-    note = f"median of {len(runs)}" if len(runs) > 1 else ""
+    # Every run's time, kept in results.json and printed: a median near a threshold means
+    # little without the spread around it.
+    spread = ", ".join(f"{r.seconds or 0.0:.3f}" for r in runs)
+    note = f"median of {len(runs)} ({spread} s)" if len(runs) > 1 else ""
     return Run(mid.seconds, max(r.peak_mib for r in runs), note)
 
 
@@ -523,8 +526,9 @@ def main(argv: list[str] | None = None) -> int:
             save_store(work, store)
         print(
             f"{size:>5} files: "
-            + ", ".join(f"{k} {v.cell()} s / {v.peak_mib:.0f} MiB" for k, v in row.items()
-                        if isinstance(v, Run)),
+            + ", ".join(f"{k} {v.cell()} s / {v.peak_mib:.0f} MiB"
+                        + (f" [{v.note}]" if v.seconds is not None and v.note else "")
+                        for k, v in row.items() if isinstance(v, Run)),
             flush=True,
         )  # fmt: skip
         if "ours" in tools and not args.no_write:
