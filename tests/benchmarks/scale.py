@@ -216,12 +216,12 @@ def _median(runs: list[Run]) -> Run:
     failed = [r for r in runs if r.seconds is None]
     if failed:
         return failed[0]
-    runs.sort(key=lambda r: r.seconds or 0.0)
-    mid = runs[len(runs) // 2]
     # Every run's time, kept in results.json and printed: a median near a threshold means
-    # little without the spread around it.
+    # little without the spread around it. In the order run, so that two tools' times of one
+    # round (run back to back, see `interleaved`) can be paired.
     spread = ", ".join(f"{r.seconds or 0.0:.3f}" for r in runs)
-    note = f"median of {len(runs)} ({spread} s)" if len(runs) > 1 else ""
+    mid = sorted(runs, key=lambda r: r.seconds or 0.0)[len(runs) // 2]
+    note = f"median of {len(runs)} (in round order: {spread} s)" if len(runs) > 1 else ""
     return Run(mid.seconds, max(r.peak_mib for r in runs), note)
 
 
