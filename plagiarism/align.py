@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from plagiarism.candidates import ranges
-from plagiarism.fingerprint import distinct
+from plagiarism.fingerprint import distinct, run_firsts
 from plagiarism.model import LineRange, Region, Rename, TokenStream
 from plagiarism.normalize import PLACEHOLDERS, STRING
 
@@ -447,7 +447,7 @@ def _pairs_from_b(
     if len(crowded):
         # Within a gram's run the positions ascend: key (gram number, position) finds, for
         # each crowded B position, the first occurrence at or after its mapped position.
-        gram_no = np.cumsum(np.r_[0, sorted_a[1:] != sorted_a[:-1]])
+        gram_no = np.cumsum(run_firsts(sorted_a)) - 1
         keys = gram_no * (len(order) + 1) + order
         target = positions[crowded] * na // nb
         at = np.searchsorted(keys, gram_no[lo[crowded]] * (len(order) + 1) + target) - lo[crowded]

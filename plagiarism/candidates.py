@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from plagiarism.fingerprint import U64, UnitPrint, distinct
+from plagiarism.fingerprint import U64, UnitPrint, distinct, run_firsts
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +158,7 @@ class LocalIndex:
         order = np.argsort(keys, kind="stable")
         keys, owners = keys[order], owners[order]
         # Runs of equal keys in the sorted array; a run longer than max_df is an idiom.
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        starts = np.flatnonzero(run_firsts(keys))
         lengths = np.diff(np.append(starts, keys.size))
         common = lengths > max_df
         keep = ~np.repeat(common, lengths)

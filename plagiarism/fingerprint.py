@@ -60,16 +60,20 @@ def prev_distances(stream: TokenStream) -> npt.NDArray[np.int64]:
     return out
 
 
+def run_firsts(ordered: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
+    """True at the first element of each run of equal values of a sorted array."""
+    first = np.empty(ordered.size, dtype=np.bool_)
+    if ordered.size:
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return first
+
+
 def distinct(values: npt.NDArray[_G]) -> npt.NDArray[_G]:
     """The distinct values, sorted. Not `np.unique`: its plain form imports `numpy.ma` on first
     use (10 ms here, and again in each worker that calls it: 30-40 ms of a short run)."""
     ordered = np.sort(values)
-    if ordered.size < 2:
-        return ordered
-    first = np.empty(ordered.size, dtype=np.bool_)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    return ordered[first]
+    return ordered[run_firsts(ordered)]
 
 
 def kgram_hashes(stream: TokenStream, k: int) -> U64:
