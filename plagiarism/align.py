@@ -829,15 +829,27 @@ def best_names(counts: Counter[tuple[str, str]]) -> dict[str, tuple[str, int]]:
     return best
 
 
-def renames_of(best: dict[str, tuple[str, int]]) -> tuple[Rename, ...]:
+class RenameCache(dict[tuple[str, tuple[str, int]], Rename]):
+    """`Rename`s by (A name, (B name, count)), made on first use: the same triple recurs
+    across the hundreds of thousands of renames of a big run (`self` -> `self`, 12), and
+    building a frozen dataclass costs a microsecond. One per matching, so a long-lived
+    process does not keep them."""
+
+    def __missing__(self, item: tuple[str, tuple[str, int]]) -> Rename:
+        a, (b, count) = item
+        made = self[item] = Rename(a=a, b=b, count=count)
+        return made
+
+
+def _count_of(item: tuple[str, tuple[str, int]]) -> int:
+    return item[1][1]
+
+
+def renames_of(
+    best: dict[str, tuple[str, int]], made: RenameCache | None = None
+) -> tuple[Rename, ...]:
     """The name pairs of one alignment from `best_names` of its aligned names: each A name
-    with the B name it most often faces, most often first."""
-    items = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))
-    return tuple(_rename(k, v[0], v[1]) for k, v in items)
-
-
-@lru_cache(maxsize=1 << 16)
-def _rename(a: str, b: str, count: int) -> Rename:
-    # The same (name, name, count) recurs across the hundreds of thousands of renames of a
-    # big run (`self` -> `self`, 12), and building a frozen dataclass costs microseconds.
-    return Rename(a=a, b=b, count=count)
+    with the B name it most often faces, most often first, then by A name."""
+    items = sorted(best.items())  # by A name: each is a key once
+    items.sort(key=_count_of, reverse=True)  # stable, reversed or not: names stay in order
+    return tuple(map((RenameCache() if made is None else made).__getitem__, items))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from plagiarism.align import (
     Alignment,
+    RenameCache,
     aligned_names,
     best_names,
     content_anchors,
@@ -534,11 +535,18 @@ def build(
     used_a = {s.a for s in chosen.values()}
 
     # Units of B left over but explained by an A unit already used: split helpers, duplicates.
+    # (Only those are sorted: between two versions nearly every pair is chosen.)
+    leftover = [
+        s
+        for s in scored
+        if s.b not in chosen
+        and s.a in used_a
+        and s.alignment.matched > 0
+        and s.alignment.score >= threshold
+    ]
     extra: dict[int, Scored] = {}
-    for s in sorted(scored, key=lambda s: (-s.alignment.matched, s.a, s.b)):
-        if s.b in chosen or s.b in extra or s.alignment.score < threshold:
-            continue
-        if s.a in used_a and s.alignment.matched > 0:
+    for s in sorted(leftover, key=lambda s: (-s.alignment.matched, s.a, s.b)):
+        if s.b not in extra:
             extra[s.b] = s
 
     is_finding = _Findings(units_a, units_b, settings, names)
@@ -550,6 +558,7 @@ def build(
             file_of_pair[(units_a[s.a].path, units_b[b].path)] += 1
 
     pairs: list[Pair] = []
+    made = RenameCache()
     explained: dict[int, int] = {}  # b index -> tokens explained
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
@@ -569,7 +578,7 @@ def build(
                 score=s.alignment.score,
                 matched_tokens=s.alignment.matched,
                 regions=regions(ua.tokens, ub.tokens, tiles),
-                renames=renames_of(names.best(s)),
+                renames=renames_of(names.best(s), made),
                 call_support=support.get(b, 0),
                 one_to_one=b in chosen,
                 identical=ua.content_hash == ub.content_hash,
