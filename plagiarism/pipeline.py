@@ -439,6 +439,7 @@ class _Shapes:
             )
             for i in others
         ]
+        seconds = [_align_seconds(*pairs[i]) for i in others]
         found = self._cached(
             keys,
             lambda todo: self.executor.map(
@@ -447,12 +448,12 @@ class _Shapes:
                     (_lite(pairs[others[i]][0]), _lite(pairs[others[i]][1]), min_match, short)
                     for i in todo
                 ],
-                costs=[_align_seconds(*pairs[others[i]]) for i in todo],
+                costs=[seconds[i] for i in todo],
             ),
             decode_alignment,
             # In whole milliseconds: only the few long pairs move ahead, the rest stay in
             # order, a B unit's partners together (align caches per stream).
-            cost=lambda i: int(_align_seconds(*pairs[others[i]]) * 1000),
+            cost=lambda i: int(seconds[i] * 1000),
         )
         for i, alignment in zip(others, found, strict=True):
             out[i] = alignment
