@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -157,8 +158,23 @@ class LocalProcesses:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    def abandon(self) -> None:
+        """Stop the workers now, for a run that was interrupted or failed: queued work is
+        dropped and running work killed, where `close` would wait for it (a parse batch of
+        a big repository takes a second, a checkpoint's comparison can take minutes). Cache
+        files are written whole and renamed into place, so a killed write leaves at most a
+        temporary file, which the cache's size and eviction count like any other."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # Python 3.14 has `terminate_workers()`; before it, the pool's own table of them.
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        for process in workers:
+            process.terminate()
+        pool.shutdown(cancel_futures=True)
 
 
 _WORKER_DIED = (
@@ -207,6 +223,10 @@ def _worker_start() -> None:
     # and `compare` do) would otherwise never collect, however long it lives.
     gc.set_threshold(100_000, 50, 100)
     gc.enable()
+    # Ctrl-C reaches every process of the terminal's group. The parent reports it and stops
+    # the pool (`LocalProcesses.abandon`); a worker that took it itself would die in a
+    # traceback while idle, or hand it back as its current item's error and go on to the next.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _apply_batch(fn: Callable[[T], R], batch: Sequence[T]) -> list[R]:

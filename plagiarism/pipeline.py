@@ -718,6 +718,11 @@ def _compare(
         artifacts, artifact_warnings = pending_artifacts.result()
         warnings.extend(artifact_warnings)
         writes.settle()
+    except BaseException:
+        # Interrupted (Ctrl-C) or failed: nobody will read what the workers are doing.
+        if own_executor and isinstance(executor, LocalProcesses):
+            executor.abandon()
+        raise
     finally:
         if own_executor:
             executor.close()

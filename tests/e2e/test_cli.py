@@ -362,6 +362,31 @@ def test_a_bug_is_one_line_and_never_reads_as_a_finding(
     assert capsys.readouterr().err.strip() == "interrupted"
 
 
+def test_ctrl_c_is_an_interruption_never_a_finding(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # click's own handling says "Aborted!" and exits 1, the exit code of a finding.
+    from functools import partial
+
+    import plagiarism.pipeline
+    from plagiarism.cli import EXIT_ERROR, EXIT_INTERRUPTED, exit_code, invoke
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plagiarism.pipeline, "compare", interrupted)
+    vlm = CORPORA / "vlm"
+    args = ["compare", str(vlm / "original"), str(vlm / "disguised"), "-q"]
+    assert exit_code(partial(invoke, args)) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted" and "Aborted" not in err
+    # Usage errors and --version still end as click ends them.
+    assert exit_code(partial(invoke, ["compare"])) == EXIT_ERROR
+    assert "Missing argument" in capsys.readouterr().err
+    assert exit_code(partial(invoke, ["--version"])) == 0
+    assert "plagiarism" in capsys.readouterr().out
+
+
 def test_with_verbose_a_bug_shows_its_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     import logging
 

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,34 @@ def test_loading_one_side_alone_still_writes_its_held_entries(tmp_path: Path) ->
     settings = Settings(cache_dir=tmp_path)
     load_side(str(VLM / "original"), None, "a", settings, Serial(), Silent())
     assert AnalysisCache(tmp_path).size() > 0
+
+
+def _artifacts_for_a_minute(job: object) -> tuple[None, list[object]]:
+    time.sleep(60)
+    return None, []
+
+
+def _interrupted(*args: object) -> None:
+    time.sleep(1)  # the artifact comparison is running in a worker by now
+    raise KeyboardInterrupt
+
+
+def test_an_interrupted_comparison_does_not_wait_for_its_workers(
+    sides: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C during the resolution, while a worker compares checkpoints (set aside, and
+    # minutes long for a big model): the run ends now, its workers with it.
+    import multiprocessing
+
+    import plagiarism.pipeline
+
+    monkeypatch.setattr(plagiarism.pipeline, "_artifacts_task", _artifacts_for_a_minute)
+    monkeypatch.setattr(plagiarism.pipeline, "resolve_units", _interrupted)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        compare(*sides, Settings(cache_dir=tmp_path, jobs=2))
+    assert time.monotonic() - started < 45
+    assert not multiprocessing.active_children()
 
 
 def test_a_dask_cluster_gives_the_same_result_as_this_machine(

@@ -6,6 +6,7 @@ import gc
 import os
 import sys
 import time
+from concurrent.futures import CancelledError
 
 import pytest
 
@@ -190,6 +191,50 @@ def test_workers_collect_even_when_forked_while_the_collector_is_paused() -> Non
         pool.close()
         if was_enabled:
             gc.enable()
+
+
+def test_a_worker_leaves_ctrl_c_to_the_parent() -> None:
+    # Ctrl-C reaches every process of the terminal's group; an idle worker that took it
+    # died in a traceback (and broke the pool), a busy one failed its item and went on.
+    import multiprocessing
+    import signal
+
+    pool = LocalProcesses(2, min_items=1)
+    try:
+        list(pool.map(_pid_and_square, range(50)))
+        workers = {p.pid for p in multiprocessing.active_children()}
+        for pid in workers:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.3)
+        out = list(pool.map(_pid_and_square, range(50)))
+        alive = {p.pid for p in multiprocessing.active_children()}
+    finally:
+        pool.close()
+    assert len(workers) == 2 and alive == workers  # the same workers, still there
+    assert [sq for _, sq in out] == [x * x for x in range(50)]
+
+
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_an_abandoned_pool_stops_its_running_work_at_once() -> None:
+    # An interrupted run must not wait for work nobody will read (a checkpoint's comparison
+    # set aside can take minutes); `close` waits for running work, `abandon` kills it.
+    import multiprocessing
+
+    pool = LocalProcesses(2, min_items=1)
+    list(pool.map(_pid_and_square, range(10)))
+    pending = [pool.aside(_sleep, 60.0) for _ in range(3)]
+    time.sleep(0.2)
+    started = time.monotonic()
+    pool.abandon()
+    assert time.monotonic() - started < 30
+    assert not multiprocessing.active_children()
+    pool.close()  # nothing left to close
+    with pytest.raises((CancelledError, WorkerError)):  # dropped, or its worker is gone
+        pending[-1].result()
 
 
 def _exit_on_three(x: int) -> int:
