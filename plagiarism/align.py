@@ -21,7 +21,7 @@ import struct
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import cast
 
@@ -45,6 +45,12 @@ MAX_SEED_OCCURRENCES = 64
 # same seeds, without a Python step per position and per token of extension. Below it the
 # arrays cost more to set up than the loops take.
 ARRAY_SEEDS_FROM = 1_000
+# With more left-maximal seeds than this, runs of LONG_RUN tokens or more are taken first
+# and only then are the others measured, those that can still become a tile: in a long pair
+# of near-identical, repetitive streams (a 10,000-token import table against its next
+# version: ~47,000 seeds) the long diagonal runs leave all but a few hundred blocked.
+TWO_PHASE_FROM = 4_096
+LONG_RUN = 128
 
 
 # Symbols every class constructor is made of. A run of only these and placeholders
@@ -362,11 +368,12 @@ def _array_seeds(
     b: tuple[str, ...],
     min_match: int,
     used: tuple[bytearray, bytearray] | None = None,
-) -> tuple[npt.NDArray[np.int64], ...]:
-    """`_seeds` over arrays, sorted in heap order (the four fields of `Run` as arrays).
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`_seeds` over arrays, not yet measured: (i in B, j in A) of every left-maximal seed.
     Grams are matched by a 64-bit hash and every run's length is measured from its first
-    token, so a hash collision yields a run shorter than `min_match`, which is dropped (it
-    could only change which occurrences the cap tries, at odds near n**2 / 2**64).
+    token (`_in_heap_order`), so a hash collision yields a run shorter than `min_match`,
+    which is dropped (it could only change which occurrences the cap tries, at odds near
+    n**2 / 2**64).
 
     With `used` (positions already taken on A and on B), seeds whose run lies wholly on
     taken positions of either side are left out: the greedy loop would skip them anyway
@@ -380,12 +387,37 @@ def _array_seeds(
     i, j = i[left], j[left]
     if used is not None:
         i, j = _unblocked(a, b, j, i, used)
-    length = _common_lengths(ia, ib, j, i)
+    return i, j
+
+
+def _in_heap_order(
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    length: npt.NDArray[np.int64],
+    min_match: int,
+    na: int,
+    nb: int,
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """Measured seeds in heap order (the four fields of `Run` as arrays), those shorter than
+    `min_match` (gram hash collisions) dropped."""
     keep = length >= min_match
     neg, i, j = -length[keep], i[keep], j[keep]
-    off = np.abs(j - i * len(a) // len(b))
+    off = np.abs(j - i * na // nb)
     order = np.lexsort((j, off, i, neg))  # heap order (see `Run`)
     return neg[order], i[order], off[order], j[order]
+
+
+def _long_seeds(
+    a: tuple[str, ...], b: tuple[str, ...], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Which seeds may run LONG_RUN tokens or more: those whose next LONG_RUN tokens hash
+    alike on both sides. Unequal hashes prove a shorter run; equal ones are measured."""
+    room = (i + LONG_RUN <= len(b)) & (j + LONG_RUN <= len(a))
+    out = np.zeros(len(i), dtype=bool)
+    at = np.flatnonzero(room)
+    span = np.full(len(at), LONG_RUN, dtype=np.int64)
+    out[at] = _slice_hash(a, j[at], span) == _slice_hash(b, i[at], span)
+    return out
 
 
 def _seed_pairs(
@@ -576,7 +608,31 @@ def tile(
     if taking.full:
         return []  # the taken tiles leave no room for another
     if na + nb >= ARRAY_SEEDS_FROM:
-        taking.sorted(_array_seeds(a, b, min_match, (used_a, used_b) if taken else None))
+        i, j = _array_seeds(a, b, min_match, (used_a, used_b) if taken else None)
+        ia, ib = _id_array(a), _id_array(b)
+        if len(i) < TWO_PHASE_FROM:
+            taking.sorted(_in_heap_order(i, j, _common_lengths(ia, ib, j, i), min_match, na, nb))
+        else:
+            # Every run of LONG_RUN tokens or more comes before every shorter one in heap
+            # order, so those are taken first; a shorter run blocked then (fewer than
+            # `min_match` free positions within LONG_RUN - 1 tokens of its start, on a
+            # side) stays blocked, as positions are only ever taken, and is never measured.
+            long = _long_seeds(a, b, i, j)
+            li, lj = i[long], j[long]
+            length = _common_lengths(ia, ib, lj, li)
+            sure = length >= LONG_RUN
+            taking.sorted(
+                _in_heap_order(li[sure], lj[sure], length[sure], min_match, na, nb), drain=False
+            )
+            # A long-looking seed that measured shorter (a slice hash collision) waits with
+            # the others.
+            i = np.concatenate((i[~long], li[~sure]))
+            j = np.concatenate((j[~long], lj[~sure]))
+            if not taking.full:
+                i, j = taking.unblocked(i, j, np.minimum(np.minimum(LONG_RUN - 1, nb - i), na - j))
+                taking.sorted(
+                    _in_heap_order(i, j, _common_lengths(ia, ib, j, i), min_match, na, nb)
+                )
     else:
         heap = _seeds(a, b, min_match)
         heapq.heapify(heap)
@@ -601,6 +657,7 @@ class _Taking:
     full: bool = False
     free_a: int = 0
     free_b: int = 0
+    heap: list[Run] = field(default_factory=list)  # trimmed runs put back (see `take`)
 
     def __post_init__(self) -> None:
         self.free_a = self.used_a.count(0)
@@ -635,8 +692,10 @@ class _Taking:
         self.full = min(self.free_a, self.free_b) < min_match
         return True
 
-    def sorted(self, seeds: tuple[npt.NDArray[np.int64], ...]) -> None:
-        """`take` over seeds already in heap order, merged with the heap of trimmed runs.
+    def sorted(self, seeds: tuple[npt.NDArray[np.int64], ...], drain: bool = True) -> None:
+        """`take` over seeds already in heap order, merged with the heap of trimmed runs;
+        with `drain`, then the rest of that heap (without, it waits for the next seeds,
+        which must all come after these in heap order).
 
         In a repetitive pair most seeds are repeats of a gram whose positions on one side
         longer tiles have already taken; a run with fewer than `min_match` free positions
@@ -650,7 +709,7 @@ class _Taking:
         runs = list(zip(neg.tolist(), ib.tolist(), off.tolist(), ja.tolist(), strict=True))
         view_a = np.frombuffer(self.used_a, dtype=np.uint8)
         view_b = np.frombuffer(self.used_b, dtype=np.uint8)
-        heap: list[Run] = []
+        heap = self.heap
         p, batch, changed = 0, 64, True
         taken_a = taken_b = np.zeros(1, dtype=np.int64)
         while p < n:
@@ -672,8 +731,20 @@ class _Taking:
                     return
                 changed |= self.take(run, heap)
             p, batch = q, min(4 * batch, 4096)
-        while heap and not self.full:
+        while drain and heap and not self.full:
             self.take(heapq.heappop(heap), heap)
+
+    def unblocked(
+        self, i: npt.NDArray[np.int64], j: npt.NDArray[np.int64], bound: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The seeds (i in B, j in A) that may still become tiles if their runs are at most
+        `bound` tokens long: at least `min_match` positions free within that on each side."""
+        free_a = np.concatenate(([0], np.cumsum(np.frombuffer(self.used_a, np.uint8) == 0)))
+        free_b = np.concatenate(([0], np.cumsum(np.frombuffer(self.used_b, np.uint8) == 0)))
+        keep = (free_b[i + bound] - free_b[i] >= self.min_match) & (
+            free_a[j + bound] - free_a[j] >= self.min_match
+        )
+        return i[keep], j[keep]
 
 
 def _bridges(a: tuple[str, ...], b: tuple[str, ...], runs: list[Tile]) -> list[Tile]:

@@ -62,6 +62,33 @@ def test_array_path_tiles_like_the_loops(monkeypatch: pytest.MonkeyPatch) -> Non
     assert nonempty > 300  # the inputs do produce tiles
 
 
+@pytest.mark.parametrize("collide", [False, True])
+def test_long_runs_taken_first_tile_like_the_loops(
+    monkeypatch: pytest.MonkeyPatch, collide: bool
+) -> None:
+    # Past TWO_PHASE_FROM seeds, runs of LONG_RUN tokens or more are taken before the rest
+    # are measured, and runs already blocked then are never measured. Forced here on every
+    # pair, with long-run thresholds below, at and above the minimum match, and (collide)
+    # with every slice hash equal, so that every seed with room looks long until measured.
+    rng = random.Random(19)
+    monkeypatch.setattr(al, "TWO_PHASE_FROM", 0)
+    if collide:
+        monkeypatch.setattr(al, "_slice_hash", lambda syms, start, length: np.zeros(len(start)))
+    compared = 0
+    for _ in range(100):
+        a, b = _streams(rng)
+        for k in (2, 5, 12):
+            for long_run in (1, k, k + 1, 2 * k + 3, 40):
+                monkeypatch.setattr(al, "LONG_RUN", long_run)
+                loops, arrays = _both_paths(monkeypatch, a, b, k)
+                assert arrays == loops, (k, long_run)
+                taken = tuple(loops[: rng.randint(0, 3)])
+                loops, arrays = _both_paths(monkeypatch, a, b, max(1, k - 2), taken)
+                assert arrays == loops, (k, long_run, taken)
+                compared += bool(loops)
+    assert compared > 500
+
+
 def test_tiles_are_disjoint_equal_and_long_enough(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(al, "ARRAY_SEEDS_FROM", 0)
     rng = random.Random(3)
