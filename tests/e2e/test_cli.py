@@ -387,6 +387,67 @@ def test_ctrl_c_is_an_interruption_never_a_finding(
     assert "plagiarism" in capsys.readouterr().out
 
 
+def _long_project(root: Path, files: int) -> None:
+    for f in range(files):
+        body = []
+        for g in range(60):
+            body.append(
+                f"def f{f}_{g}(x, y):\n"
+                f"    total = x * {g} + y\n"
+                f"    for k in range({f % 7 + 2}):\n"
+                f"        total = total + k * {f} - y // (k + {g + 1})\n"
+                f"    return [total, x - {g}, {{'n': {f}, 'm': y}}]\n"
+            )
+        (root / f"mod{f}.py").write_text("\n\n".join(body), encoding="utf-8")
+
+
+def test_ctrl_c_in_a_real_run_ends_it_at_once_with_130(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C: SIGINT to the whole process group, workers included, while the
+    # workers parse. One line and exit 130; no worker traceback; no process left behind.
+    import signal
+    import time
+
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        _long_project(tmp_path / side, 240)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "plagiarism.cli",
+            "-v",
+            "compare",
+            str(tmp_path / "a"),
+            str(tmp_path / "b"),
+            "-q",
+            "--no-cache",
+        ],  # fmt: skip
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # Python leaves SIGINT ignored in a child whose parent ignored it (a background job).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # stage lines come as each stage ends
+        seen.append(line)
+        if line.startswith("stage reading B"):
+            break
+    time.sleep(0.5)  # the workers are parsing
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err
+    assert err.rstrip().endswith("interrupted") and "Traceback" not in err
+    assert "Aborted" not in err and "stage matching" not in err
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):  # the whole group is gone, workers too
+        os.killpg(proc.pid, 0)
+
+
 def test_with_verbose_a_bug_shows_its_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     import logging
 
