@@ -170,10 +170,25 @@ class LocalProcesses:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        # Python 3.14 has `terminate_workers()`; before it, the pool's own table of them.
-        workers = list((getattr(pool, "_processes", None) or {}).values())
-        for process in workers:
-            process.terminate()
+        stop = getattr(pool, "terminate_workers", None)  # Python 3.14
+        if stop is not None:
+            stop()
+        else:
+            # The pool's own table of its workers. Killing them can leave the pool's manager
+            # thread waiting for ever (CPython issue 94777): on its queue's feeder, blocked
+            # writing work to workers that are gone, or on a result a worker was killed in
+            # the middle of sending. With this process's own ends of those pipes closed first
+            # (it neither reads work nor sends results), the write fails and the result reads
+            # as cut short, which the manager takes for a broken pool, as it is.
+            for end in (
+                getattr(getattr(pool, "_call_queue", None), "_reader", None),
+                getattr(getattr(pool, "_result_queue", None), "_writer", None),
+            ):
+                if end is not None:
+                    with contextlib.suppress(OSError):
+                        end.close()
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
         pool.shutdown(cancel_futures=True)
 
 

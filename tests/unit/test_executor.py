@@ -199,15 +199,16 @@ def test_a_worker_leaves_ctrl_c_to_the_parent() -> None:
     import multiprocessing
     import signal
 
+    others = {p.pid for p in multiprocessing.active_children()}  # earlier tests' children
     pool = LocalProcesses(2, min_items=1)
     try:
         list(pool.map(_pid_and_square, range(50)))
-        workers = {p.pid for p in multiprocessing.active_children()}
+        workers = {p.pid for p in multiprocessing.active_children()} - others
         for pid in workers:
             os.kill(pid, signal.SIGINT)
         time.sleep(0.3)
         out = list(pool.map(_pid_and_square, range(50)))
-        alive = {p.pid for p in multiprocessing.active_children()}
+        alive = {p.pid for p in multiprocessing.active_children()} - others
     finally:
         pool.close()
     assert len(workers) == 2 and alive == workers  # the same workers, still there
@@ -224,6 +225,7 @@ def test_an_abandoned_pool_stops_its_running_work_at_once() -> None:
     # set aside can take minutes); `close` waits for running work, `abandon` kills it.
     import multiprocessing
 
+    others = {p.pid for p in multiprocessing.active_children()}  # earlier tests' children
     pool = LocalProcesses(2, min_items=1)
     list(pool.map(_pid_and_square, range(10)))
     pending = [pool.aside(_sleep, 60.0) for _ in range(3)]
@@ -231,7 +233,7 @@ def test_an_abandoned_pool_stops_its_running_work_at_once() -> None:
     started = time.monotonic()
     pool.abandon()
     assert time.monotonic() - started < 30
-    assert not multiprocessing.active_children()
+    assert not {p.pid for p in multiprocessing.active_children()} - others
     pool.close()  # nothing left to close
     with pytest.raises((CancelledError, WorkerError)):  # dropped, or its worker is gone
         pending[-1].result()
