@@ -15,8 +15,9 @@ import contextlib
 import gc
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from itertools import chain
@@ -162,34 +163,60 @@ class LocalProcesses:
             self._pool = None
 
     def abandon(self) -> None:
-        """Stop the workers now, for a run that was interrupted or failed: queued work is
-        dropped and running work killed, where `close` would wait for it (a parse batch of
-        a big repository takes a second, a checkpoint's comparison can take minutes). Cache
-        files are written whole and renamed into place, so a killed write leaves at most a
-        temporary file, which the cache's size and eviction count like any other."""
+        """Stop the workers now, for a run that was interrupted or failed: they are killed
+        and queued and running work fails (`WorkerError`), where `close` would wait for it
+        (a parse batch of a big repository takes a second, a checkpoint's comparison can
+        take minutes). Cache files are written whole and renamed into place, so a killed
+        write leaves at most a temporary file, which the cache's size and eviction count
+        like any other."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
         stop = getattr(pool, "terminate_workers", None)  # Python 3.14
         if stop is not None:
             stop()
-        else:
-            # The pool's own table of its workers. Killing them can leave the pool's manager
-            # thread waiting for ever (CPython issue 94777): on its queue's feeder, blocked
-            # writing work to workers that are gone, or on a result a worker was killed in
-            # the middle of sending. With this process's own ends of those pipes closed first
-            # (it neither reads work nor sends results), the write fails and the result reads
-            # as cut short, which the manager takes for a broken pool, as it is.
-            for end in (
-                getattr(getattr(pool, "_call_queue", None), "_reader", None),
-                getattr(getattr(pool, "_result_queue", None), "_writer", None),
-            ):
-                if end is not None:
-                    with contextlib.suppress(OSError):
-                        end.close()
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
+            pool.shutdown()
+            return
+        # The pool's own table of its workers. Killing them can leave the pool's manager
+        # thread waiting for ever (CPython issue 94777): on its queue's feeder, blocked
+        # writing work to workers that are gone, or on a result a worker was killed in the
+        # middle of sending. With this process's own ends of those pipes closed first (it
+        # neither reads work nor sends results), the write fails and the result reads as
+        # cut short, which the manager takes for a broken pool, as it is.
+        for end in (
+            getattr(getattr(pool, "_call_queue", None), "_reader", None),
+            getattr(getattr(pool, "_result_queue", None), "_writer", None),
+        ):
+            if end is not None:
+                with contextlib.suppress(OSError):
+                    end.close()
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        with _quiet_cancelled(getattr(pool, "_executor_manager_thread", None)):
+            for process in workers:
                 process.terminate()
-        pool.shutdown(cancel_futures=True)
+            pool.shutdown()
+        for process in workers:  # reaped here: the manager may have stopped before it did
+            process.join(timeout=5)
+
+
+@contextlib.contextmanager
+def _quiet_cancelled(manager: threading.Thread | None) -> Iterator[None]:
+    """Before Python 3.12 a broken pool's manager thread fails each pending future and stops
+    with a traceback on stderr at one already cancelled (`InvalidStateError`), as those of a
+    map abandoned by Ctrl-C are. Nothing waits on them any more: that one error of that
+    thread is not shown."""
+    shown = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.thread is manager and args.exc_type is InvalidStateError:
+            return
+        shown(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = shown
 
 
 _WORKER_DIED = (
