@@ -707,22 +707,14 @@ class _Taking:
         length = -neg
         n = len(neg)
         runs = list(zip(neg.tolist(), ib.tolist(), off.tolist(), ja.tolist(), strict=True))
-        view_a = np.frombuffer(self.used_a, dtype=np.uint8)
-        view_b = np.frombuffer(self.used_b, dtype=np.uint8)
         heap = self.heap
         p, batch, changed = 0, 64, True
-        taken_a = taken_b = np.zeros(1, dtype=np.int64)
+        taken = (np.zeros(1, dtype=np.int64),) * 2  # made on the first batch
         while p < n:
             q = min(n, p + batch)
             if changed:
-                taken_a = np.concatenate(([0], np.cumsum(view_a, dtype=np.int64)))
-                taken_b = np.concatenate(([0], np.cumsum(view_b, dtype=np.int64)))
-                changed = False
-            lq, iq, jq = length[p:q], ib[p:q], ja[p:q]
-            # Fewer than min_match free positions on a side: no tile can come of the run.
-            blocked = (lq - (taken_b[iq + lq] - taken_b[iq]) < self.min_match) | (
-                lq - (taken_a[jq + lq] - taken_a[jq]) < self.min_match
-            )
+                taken, changed = self._taken(), False
+            blocked = self._blocked(taken, ib[p:q], ja[p:q], length[p:q])
             for k in (np.flatnonzero(~blocked) + p).tolist():
                 run = runs[k]
                 while heap and heap[0] < run and not self.full:
@@ -739,12 +731,31 @@ class _Taking:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The seeds (i in B, j in A) that may still become tiles if their runs are at most
         `bound` tokens long: at least `min_match` positions free within that on each side."""
-        free_a = np.concatenate(([0], np.cumsum(np.frombuffer(self.used_a, np.uint8) == 0)))
-        free_b = np.concatenate(([0], np.cumsum(np.frombuffer(self.used_b, np.uint8) == 0)))
-        keep = (free_b[i + bound] - free_b[i] >= self.min_match) & (
-            free_a[j + bound] - free_a[j] >= self.min_match
-        )
+        keep = ~self._blocked(self._taken(), i, j, bound)
         return i[keep], j[keep]
+
+    def _taken(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        return _taken_before(self.used_a), _taken_before(self.used_b)
+
+    def _blocked(
+        self,
+        taken: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+        i: npt.NDArray[np.int64],
+        j: npt.NDArray[np.int64],
+        length: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.bool_]:
+        """Which runs (i in B, j in A, `length`) have fewer than `min_match` positions free
+        on a side, `taken` being `_taken()`: no tile can come of them, then or later."""
+        taken_a, taken_b = taken
+        free_b = length - (taken_b[i + length] - taken_b[i])
+        free_a = length - (taken_a[j + length] - taken_a[j])
+        out: npt.NDArray[np.bool_] = (free_b < self.min_match) | (free_a < self.min_match)
+        return out
+
+
+def _taken_before(used: bytearray) -> npt.NDArray[np.int64]:
+    """T with T[k] = positions taken before k: those of [s, e) number T[e] - T[s]."""
+    return np.concatenate(([0], np.cumsum(np.frombuffer(used, dtype=np.uint8), dtype=np.int64)))
 
 
 def _bridges(a: tuple[str, ...], b: tuple[str, ...], runs: list[Tile]) -> list[Tile]:
