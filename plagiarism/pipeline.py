@@ -108,7 +108,7 @@ class CacheWrites:
         """Set aside the writes held until now."""
         held, self._held = self._held, []
         for what, fn, job in held:
-            self._pending.append((what, self.executor.aside(fn, job)))
+            self.add(what, fn, job)
 
     def add_in_parts(
         self,

@@ -343,7 +343,7 @@ def _crash() -> None:
     raise RuntimeError("something broke")
 
 
-def _interrupted() -> None:
+def _interrupted(*args: object, **kwargs: object) -> None:
     raise KeyboardInterrupt
 
 
@@ -371,10 +371,7 @@ def test_ctrl_c_is_an_interruption_never_a_finding(
     import plagiarism.pipeline
     from plagiarism.cli import EXIT_ERROR, EXIT_INTERRUPTED, exit_code, invoke
 
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(plagiarism.pipeline, "compare", interrupted)
+    monkeypatch.setattr(plagiarism.pipeline, "compare", _interrupted)
     vlm = CORPORA / "vlm"
     args = ["compare", str(vlm / "original"), str(vlm / "disguised"), "-q"]
     assert exit_code(partial(invoke, args)) == EXIT_INTERRUPTED
