@@ -176,7 +176,11 @@ def main(ctx: click.Context, verbose: bool) -> None:
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--jobs", type=int, help="Worker processes for per-file work (0: all cores).")
+@click.option(
+    "--jobs",
+    type=int,
+    help="Worker processes for per-file work (0: all cores; never more than the cores usable).",
+)
 @click.option(
     "--scheduler",
     metavar="ADDRESS",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import signal
 import threading
@@ -28,6 +29,8 @@ from plagiarism.errors import UsageError, WorkerError
 T = TypeVar("T")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+
+log = logging.getLogger(__name__)
 
 # Below this many items a pool costs more to start than it saves.
 MIN_ITEMS_FOR_POOL = 64
@@ -103,7 +106,7 @@ class LocalProcesses:
     """A process pool started on first use; `jobs=0` means every core."""
 
     def __init__(self, jobs: int = 0, min_items: int = MIN_ITEMS_FOR_POOL) -> None:
-        self.jobs = jobs or os.cpu_count() or 1
+        self.jobs = jobs or usable_cores()
         self.min_items = min_items
         self._pool: ProcessPoolExecutor | None = None
 
@@ -372,8 +375,28 @@ class DaskExecutor:
             self._client.close()
 
 
+def usable_cores() -> int:
+    """The cores this process may run on. A container or `taskset` can allow fewer than the
+    machine has, and `os.cpu_count()` counts the machine's: a pool of that many workers on a
+    2-core slot of a 64-core host would fork 64."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def make_executor(jobs: int, scheduler: str | None = None) -> Executor:
-    """The executor the CLI asks for: a Dask cluster when a scheduler is given, else local."""
+    """The executor the CLI asks for: a Dask cluster when a scheduler is given, else local.
+
+    Local workers are capped at the usable cores: the per-file work is CPU-bound, so more
+    processes only take turns on the same cores, and each holds its own memory (`--jobs 200`
+    forked 200 workers and ran half as fast). Results do not depend on the count."""
     if scheduler:
         return DaskExecutor(scheduler)
+    cores = usable_cores()
+    if jobs > cores:
+        log.warning(
+            "--jobs %d: this process can use %d cores; running %d workers", jobs, cores, cores
+        )
+        jobs = cores
     return LocalProcesses(jobs) if jobs != 1 else Serial()

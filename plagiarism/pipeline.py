@@ -21,7 +21,14 @@ from plagiarism.artifacts import is_finding
 from plagiarism.cache import AnalysisCache, CacheStats, decode_entry, encode_entry, write_entries
 from plagiarism.candidates import LocalIndex, lsh_shape
 from plagiarism.config import Settings
-from plagiarism.executor import Executor, LocalProcesses, Pending, Serial, cost_spans
+from plagiarism.executor import (
+    Executor,
+    LocalProcesses,
+    Pending,
+    Serial,
+    cost_spans,
+    make_executor,
+)
 from plagiarism.fingerprint import (
     Permutations,
     UnitPrint,
@@ -683,7 +690,7 @@ def _compare(
 ) -> Result:
     own_executor = executor is None
     if executor is None:
-        executor = LocalProcesses(settings.jobs) if settings.jobs != 1 else Serial()
+        executor = make_executor(settings.jobs)
     store = (
         ShapeStore(settings.cache_dir, max_bytes=int(settings.cache_max_bytes * SHAPE_STORE_SHARE))
         if settings.use_cache

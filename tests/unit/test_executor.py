@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 import time
@@ -10,7 +11,7 @@ import time
 import pytest
 
 from plagiarism.errors import UsageError, WorkerError
-from plagiarism.executor import LocalProcesses, Serial, cost_spans, make_executor
+from plagiarism.executor import LocalProcesses, Serial, cost_spans, make_executor, usable_cores
 
 
 def _pid_and_square(x: int) -> tuple[int, int]:
@@ -152,7 +153,32 @@ def test_batches_no_worker_has_started_are_run_here_not_waited_for() -> None:
 def test_one_job_means_serial() -> None:
     assert isinstance(make_executor(1), Serial)
     assert isinstance(make_executor(0), LocalProcesses)
-    assert make_executor(0).jobs == (os.cpu_count() or 1)  # type: ignore[attr-defined]
+    assert make_executor(0).jobs == usable_cores()  # type: ignore[attr-defined]
+
+
+def test_usable_cores_are_the_affinity_not_the_machine() -> None:
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    assert usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_more_jobs_than_cores_are_capped_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from plagiarism import executor as executor_mod
+
+    monkeypatch.setattr(executor_mod, "usable_cores", lambda: 3)
+    with caplog.at_level(logging.WARNING, logger="plagiarism.executor"):
+        capped = make_executor(200)
+    assert isinstance(capped, LocalProcesses) and capped.jobs == 3
+    assert "--jobs 200: this process can use 3 cores; running 3 workers" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="plagiarism.executor"):
+        asked = make_executor(3)
+        default = make_executor(0)
+    assert isinstance(asked, LocalProcesses) and asked.jobs == 3
+    assert isinstance(default, LocalProcesses) and default.jobs == 3
+    assert not caplog.records
 
 
 def test_an_unreachable_scheduler_is_a_one_line_usage_error(
