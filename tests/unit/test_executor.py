@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 import time
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -290,3 +292,56 @@ def test_a_dask_worker_that_dies_is_a_worker_error_not_a_bug() -> None:
         with pytest.raises(WorkerError, match="Dask worker died") as caught:
             list(executor.map(_exit_on_three, [0, 1, 2, 4, 3, 5]))
         assert "\n" not in str(caught.value)
+
+
+def test_dask_items_travel_to_the_workers_not_through_the_task_graph() -> None:
+    # A transformers-sized parse ships ~54 MB of source text: inside the task graph the
+    # scheduler held it and Dask printed a "Sending large graph" warning on stderr.
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("dask.distributed", reason="Dask is an optional extra")
+    from dask.distributed import Client, LocalCluster
+
+    from plagiarism.executor import DaskExecutor
+
+    texts = [c * (4 << 20) for c in "abc"]  # 12 MB, over Dask's 10 MB warning threshold
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+        warnings.catch_warnings(record=True) as shown,
+    ):
+        warnings.simplefilter("always")
+        executor = DaskExecutor(client=client, batch=1)
+        assert list(executor.map(len, texts)) == [4 << 20] * 3
+        assert list(executor.map(len, [])) == []
+    assert not [w for w in shown if "large graph" in str(w.message)]
+
+
+def _exit_once(item: tuple[int, str]) -> int:
+    x, marker = item
+    if x == 3 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)  # the first time only: a worker lost to the machine, not to this item
+    return x * x
+
+
+def test_a_dask_worker_lost_with_its_items_is_recovered(tmp_path: Path) -> None:
+    # Items sent to a worker die with it; the batches that needed them run again elsewhere.
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("dask.distributed", reason="Dask is an optional extra")
+    from dask.distributed import Client, LocalCluster
+
+    from plagiarism.executor import DaskExecutor
+
+    marker = str(tmp_path / "died")
+    items = [(x, marker) for x in range(8)]
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        executor = DaskExecutor(client=client, batch=2)
+        assert list(executor.map(_exit_once, items)) == [x * x for x in range(8)]
+    assert os.path.exists(marker)  # a worker did die
