@@ -62,6 +62,11 @@ def make_key(kind: str, *parts: str | int) -> bytes:
     return h.digest()
 
 
+# Eviction passes at most: the first cuts the values in the file's proportion, a next one
+# only what the pages' rounding left over.
+_EVICT_ROUNDS = 4
+
+
 def _digest(value: bytes) -> bytes:
     return hashlib.blake2b(value, digest_size=16).digest()
 
@@ -92,10 +97,16 @@ class ShapeStore:
             # set aside by `_give_up` and the next run starts a fresh one.
             db.execute("PRAGMA synchronous=OFF")
             db.execute("PRAGMA journal_mode=TRUNCATE")
+            # A rowid table on 8 KiB pages (the page size only takes for a new file). The
+            # values are ~0.4-3 KB; in a WITHOUT ROWID table any row over ~1 KB spilled its
+            # tail into an overflow page of its own, and the full-size comparison's 21 MB of
+            # values took a 50 MB file. This way 26 MB, and reading them all is faster
+            # (0.06 s against 0.11 s). Stores made before keep their table, which still works.
+            db.execute("PRAGMA page_size=8192")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS shapes ("
                 "key BLOB PRIMARY KEY, digest BLOB NOT NULL, value BLOB NOT NULL, "
-                "size INTEGER NOT NULL, used REAL NOT NULL) WITHOUT ROWID"
+                "size INTEGER NOT NULL, used REAL NOT NULL)"
             )
             db.commit()
         except sqlite3.Error as exc:
@@ -183,43 +194,54 @@ class ShapeStore:
         self.stats.writes += len(values)
 
     def size(self) -> int:
+        """Bytes of the store's file: its values, and their keys, digests and B-tree."""
         db = self._connect()
         if db is None:
             return 0
         try:
-            row = db.execute("SELECT COALESCE(SUM(size), 0) FROM shapes").fetchone()
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            page = db.execute("PRAGMA page_size").fetchone()[0]
         except sqlite3.Error:
             return 0
-        return int(row[0])
+        return int(pages) * int(page)
 
     def evict(self, keep_share: float = 0.8) -> int:
-        """Drop the least recently used values until the store fits its limit again."""
-        total = self.size()
-        if total <= self.max_bytes:
-            return 0
-        db = self._connect()
-        if db is None:
-            return 0
-        target = int(self.max_bytes * keep_share)
+        """Drop the least recently used values until the store's file fits its limit again
+        (to `keep_share` of it, so that the next runs do not evict again at once)."""
         removed = 0
-        try:
-            rows = db.execute("SELECT key, size FROM shapes ORDER BY used").fetchall()
-            doomed = []
-            for key, size in rows:
-                if total <= target:
+        goal = int(self.max_bytes * keep_share)
+        # The file is the limit (what the user sees on disk). Beside small values it holds
+        # their keys, digests and B-tree, about as many bytes again: the values are cut in
+        # the file's proportion, and again if pages rounded the file over.
+        for _ in range(_EVICT_ROUNDS):
+            total = self.size()
+            db = self._connect()
+            if total <= (goal if removed else self.max_bytes) or db is None:
+                break
+            try:
+                values = db.execute("SELECT COALESCE(SUM(size), 0) FROM shapes").fetchone()[0]
+                target = int(goal * values / total)
+                doomed = []
+                for key, size in db.execute("SELECT key, size FROM shapes ORDER BY used"):
+                    if values <= target:
+                        break
+                    doomed.append((key,))
+                    values -= size
+                if not doomed:  # the file's own pages exceed the limit: nothing left to drop
                     break
-                doomed.append((key,))
-                total -= size
-            db.executemany("DELETE FROM shapes WHERE key = ?", doomed)
-            db.commit()
-            removed = len(doomed)
-            # Give the pages back to the file system, or the file never shrinks.
-            db.execute("VACUUM")
-        except sqlite3.Error as exc:
-            self._give_up("evict", exc)
-            return removed
-        self.stats.evicted += removed
-        log.info("shape store: evicted %d values to stay under %d bytes", removed, self.max_bytes)
+                db.executemany("DELETE FROM shapes WHERE key = ?", doomed)
+                db.commit()
+                # Give the pages back to the file system, or the file never shrinks.
+                db.execute("VACUUM")
+            except sqlite3.Error as exc:
+                self._give_up("evict", exc)
+                break
+            removed += len(doomed)
+        if removed:
+            self.stats.evicted += removed
+            log.info(
+                "shape store: evicted %d values to stay under %d bytes", removed, self.max_bytes
+            )
         return removed
 
     def close(self) -> None:

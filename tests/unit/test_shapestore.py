@@ -62,8 +62,9 @@ def test_an_unusable_store_only_costs_time(
 
 
 def test_eviction_keeps_the_limit_and_the_recent_values(tmp_path: Path) -> None:
-    store = ShapeStore(tmp_path, max_bytes=20_000)
-    old = {make_key("old", i): bytes(1000) for i in range(30)}
+    # (A limit well above SQLite's own few pages, which no eviction can remove.)
+    store = ShapeStore(tmp_path, max_bytes=80_000)
+    old = {make_key("old", i): bytes(1000) for i in range(100)}
     store.put_many(old)
     new = {make_key("new", i): bytes(1000) for i in range(10)}
     store.put_many(new)
@@ -71,6 +72,16 @@ def test_eviction_keeps_the_limit_and_the_recent_values(tmp_path: Path) -> None:
     assert store.evict() > 0
     assert store.size() <= store.max_bytes
     assert store.get_many(new) == new  # the latest written survive
+
+
+def test_the_limit_is_the_file_on_disk_not_the_values_in_it(tmp_path: Path) -> None:
+    # Real values are a few hundred bytes (a fingerprint, an alignment): beside them the
+    # keys, digests and B-tree made the file about twice the bytes the limit counted.
+    store = ShapeStore(tmp_path, max_bytes=200_000)
+    store.put_many({make_key("v", i): bytes(40) for i in range(10_000)})
+    assert store.evict() > 0
+    store.close()
+    assert 0 < store.path.stat().st_size <= 200_000
 
 
 def test_alignment_and_print_encodings_round_trip() -> None:
