@@ -213,7 +213,8 @@ class AnalysisCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_whole(path, entry)
         except OSError as exc:
-            log.info("analysis cache: cannot write %s (%s)", path, exc)
+            if not self.stats.write_errors:  # the first says why; the rest are counted
+                log.info("analysis cache: cannot write %s (%s)", path, exc)
             self.stats.write_errors += 1
             return
         self.stats.writes += 1

@@ -162,6 +162,15 @@ class CacheWrites:
                 stats.write_errors,
                 stats.evicted,
             )
+            if stats.write_errors:
+                # One line, not one per entry: a read-only cache folder fails them all, and
+                # makes every later run a cold one, which the user should hear about.
+                log.warning(
+                    "%s: %d of %d not writable; later runs will compute them again (-v: why)",
+                    what,
+                    stats.write_errors,
+                    stats.write_errors + stats.writes,
+                )
 
 
 @contextlib.contextmanager
@@ -553,7 +562,8 @@ def score_candidates(
     progress.stage("aligning", total=len(needed))
     aligned = shapes.alignments([(units_a[i], units_b[j]) for i, j in needed.values()])
     alignments = dict(zip(needed, aligned, strict=True))
-    if store is not None and shapes.unsaved:
+    # A store this process could not open would fail the writer too, and say so again.
+    if store is not None and not store.broken and shapes.unsaved:
         with _writes_of(writes, executor) as to_write:
             to_write.add_in_parts(
                 "shape store", write_values, store.root, store.max_bytes, shapes.unsaved.items()

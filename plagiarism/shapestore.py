@@ -85,6 +85,11 @@ class ShapeStore:
     def path(self) -> Path:
         return self.root / FILE_NAME
 
+    @property
+    def broken(self) -> bool:
+        """The store could not be opened or used this run (and said so once)."""
+        return self._broken
+
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
             return self._db

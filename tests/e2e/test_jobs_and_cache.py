@@ -207,6 +207,42 @@ def test_cache_writes_that_fail_only_cost_time(
     assert not AnalysisCache(settings.cache_dir).size()  # nothing was written
 
 
+def test_a_cache_folder_that_cannot_be_written_is_told_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A read-only cache folder: every entry fails to write and the shape store to open.
+    # The run goes on, and says so in one line each, not one per entry (3,600 at full
+    # size) nor twice for the store (the parent's, then the writer's).
+    import errno
+
+    import plagiarism.cache as cache_mod
+    import plagiarism.shapestore as shapestore_mod
+
+    def read_only(path: object, data: bytes) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    def no_database(*args: object, **kwargs: object) -> object:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(cache_mod, "_write_whole", read_only)
+    monkeypatch.setattr(shapestore_mod.sqlite3, "connect", no_database)
+    expected = compare(VLM / "original", VLM / "disguised", Settings(use_cache=False, jobs=1))
+    settings = Settings(cache_dir=tmp_path / "cache", jobs=1)
+    unique = len(distinct(VLM / "original") | distinct(VLM / "disguised"))
+    with caplog.at_level("INFO", logger="plagiarism"):
+        got = compare(VLM / "original", VLM / "disguised", settings, executor=Serial())
+    assert got.summary == expected.summary and got.pairs == expected.pairs
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [
+        f"shape store {settings.cache_dir / 'shapes.sqlite'}: cannot open (unable to open "
+        "database file); going on without it",
+        f"analysis cache: {unique} of {unique} not writable; later runs will compute them "
+        "again (-v: why)",
+    ]
+    why = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+    assert len(why) == 1 and "Read-only file system" in why[0]
+
+
 def test_cache_writes_in_many_parts_are_all_made_and_counted_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
