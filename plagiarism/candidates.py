@@ -125,7 +125,7 @@ def ranges(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[
 
 
 class LocalIndex:
-    """Both indexes in memory, for one comparison."""
+    """Both indexes in memory, for one comparison. `prints_a[i].index` is `i`."""
 
     def __init__(
         self,
@@ -148,15 +148,15 @@ class LocalIndex:
         )
         # Inverted index as two sorted arrays: (k-gram hash, unit index).
         if self._a:
-            keys = np.concatenate([p.hashes for p in self._a])
-            owners = np.concatenate(
+            grams = np.concatenate([p.hashes for p in self._a])  # unit by unit
+            units = np.concatenate(
                 [np.full(p.hashes.size, p.index, dtype=np.int64) for p in self._a]
             )
         else:
-            keys = np.zeros(0, dtype=np.uint64)
-            owners = np.zeros(0, dtype=np.int64)
-        order = np.argsort(keys, kind="stable")
-        keys, owners = keys[order], owners[order]
+            grams = np.zeros(0, dtype=np.uint64)
+            units = np.zeros(0, dtype=np.int64)
+        order = np.argsort(grams, kind="stable")
+        keys, owners = grams[order], units[order]
         # Runs of equal keys in the sorted array; a run longer than max_df is an idiom.
         starts = np.flatnonzero(run_firsts(keys))
         lengths = np.diff(np.append(starts, keys.size))
@@ -165,6 +165,13 @@ class LocalIndex:
         self._keys = keys[keep]
         self._owners = owners[keep]
         self.stop_grams = int(common.sum())
+        # The idioms each unit holds, unit by unit (see `_shared_idioms`), read off the
+        # concatenation, which is unit by unit already.
+        idiom = np.empty(grams.size, dtype=bool)
+        idiom[order] = ~keep
+        self._idioms = grams[idiom]
+        self._idioms_at = np.zeros(len(self._a) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(units[idiom], minlength=len(self._a)), out=self._idioms_at[1:])
 
     def query(self, b: UnitPrint) -> list[Proposal]:
         if b.hashes.size == 0:
@@ -187,7 +194,7 @@ class LocalIndex:
         # Units only the LSH found share k-grams that are all idioms: count them exactly.
         lsh_only = np.setdiff1d(lsh_hits, ids, assume_unique=True)
         cand = np.concatenate([ids[keep], lsh_only])
-        shared = np.concatenate([counts[keep], self._shared(lsh_only, b.hashes)])
+        shared = np.concatenate([counts[keep], self._shared_idioms(lsh_only, b.hashes)])
         # Most shared first, then the lower unit index: one order whatever found them.
         best = np.lexsort((cand, -shared))[: self._max_per_unit]
         return [
@@ -195,13 +202,16 @@ class LocalIndex:
             for a, n in zip(cand[best].tolist(), shared[best].tolist(), strict=True)
         ]
 
-    def _shared(self, units: npt.NDArray[np.int64], hashes: U64) -> npt.NDArray[np.int64]:
-        """Distinct k-grams each unit of A has in common with `hashes` (sorted, distinct)."""
+    def _shared_idioms(self, units: npt.NDArray[np.int64], hashes: U64) -> npt.NDArray[np.int64]:
+        """Idioms each unit of A has in common with `hashes` (sorted, distinct): all it
+        shares with them when it shares no other k-gram, as a unit only the LSH found. Its
+        idioms are a few of its k-grams: reading all of them for the ~230 such units of a
+        query was half the candidate search at full size (0.35 of 0.67 s)."""
         if units.size == 0 or hashes.size == 0:
             return np.zeros(units.size, dtype=np.int64)
-        arrays = [self._a[i].hashes for i in units.tolist()]
-        grams = np.concatenate(arrays)
-        owner = np.repeat(np.arange(units.size), [a.size for a in arrays])
+        lo, hi = self._idioms_at[units], self._idioms_at[units + 1]
+        grams = self._idioms[ranges(lo, hi)]
+        owner = np.repeat(np.arange(units.size), hi - lo)
         pos = np.minimum(np.searchsorted(hashes, grams), hashes.size - 1)
         present = hashes[pos] == grams
         return np.bincount(owner[present], minlength=units.size).astype(np.int64)
