@@ -213,26 +213,27 @@ class ShapeStore:
     def evict(self, keep_share: float = 0.8) -> int:
         """Drop the least recently used values until the store's file fits its limit again
         (to `keep_share` of it, so that the next runs do not evict again at once)."""
-        removed = 0
+        total = self.size()
+        db = self._connect()
+        if total <= self.max_bytes or db is None:
+            return 0
         goal = int(self.max_bytes * keep_share)
+        removed = 0
         # The file is the limit (what the user sees on disk). Beside small values it holds
-        # their keys, digests and B-tree, about as many bytes again: the values are cut in
-        # the file's proportion, and again if pages rounded the file over.
+        # their keys, digests and B-tree: the values are cut in the file's proportion, and
+        # again if its pages rounded it over.
         for _ in range(_EVICT_ROUNDS):
-            total = self.size()
-            db = self._connect()
-            if total <= (goal if removed else self.max_bytes) or db is None:
-                break
             try:
                 values = db.execute("SELECT COALESCE(SUM(size), 0) FROM shapes").fetchone()[0]
+                rows = db.execute("SELECT key, size FROM shapes ORDER BY used").fetchall()
                 target = int(goal * values / total)
                 doomed = []
-                for key, size in db.execute("SELECT key, size FROM shapes ORDER BY used"):
+                for key, size in rows:
                     if values <= target:
                         break
                     doomed.append((key,))
                     values -= size
-                if not doomed:  # the file's own pages exceed the limit: nothing left to drop
+                if not doomed:  # SQLite's own pages exceed the goal: nothing left to drop
                     break
                 db.executemany("DELETE FROM shapes WHERE key = ?", doomed)
                 db.commit()
@@ -242,6 +243,9 @@ class ShapeStore:
                 self._give_up("evict", exc)
                 break
             removed += len(doomed)
+            total = self.size()
+            if total <= goal:
+                break
         if removed:
             self.stats.evicted += removed
             log.info(
