@@ -197,8 +197,8 @@ class Alignment:
 
     tiles: tuple[Tile, ...]
     matched: int  # tokens of B covered by tiles
-    score: float  # matched / len(B)
-    coverage_a: float  # matched / len(A)
+    score: float  # matched / len(B) (its first MAX_TOKENS, unless matched whole)
+    coverage_a: float  # matched / len(A) (likewise)
     # The long runs before the anchor rules: what a pair shows as *context* inside files
     # that findings already link (a copied constructor is boilerplate on its own, but not
     # in a copied file). Never the basis of a finding.
@@ -209,11 +209,12 @@ class Alignment:
         matched = sum(t.length for t in self.context_tiles)
         if matched <= self.matched:
             return self
+        # Context tiles come from `tile`, which reads the first MAX_TOKENS of each side.
         return Alignment(
             tiles=self.context_tiles,
             matched=matched,
-            score=min(1.0, matched / max(1, len_b)),
-            coverage_a=matched / max(1, len_a),
+            score=min(1.0, matched / max(1, min(len_b, MAX_TOKENS))),
+            coverage_a=matched / max(1, min(len_a, MAX_TOKENS)),
             context_tiles=self.context_tiles,
         )
 
@@ -826,16 +827,21 @@ def align(
     renaming established by the long runs confirms (reordered statements)."""
     if a.syms == b.syms and a.syms:
         # The same code up to renaming: one tile, even below min_match (a short helper
-        # copied whole is still copied; whether it counts is decided with context later).
-        tiles = [Tile(a=0, b=0, length=min(len(a.syms), MAX_TOKENS))]
+        # copied whole is still copied; whether it counts is decided with context later),
+        # and however long (there is no tiling to bound).
+        tiles = [Tile(a=0, b=0, length=len(a.syms))]
         raw = list(tiles)
+        seen_a = seen_b = len(a.syms)
     else:
+        # Past MAX_TOKENS a unit is tiled on its first tokens only (see `tile`), and scored
+        # on them: 20,000 tokens matched of a 260,000-token copy are not 8 % of a copy.
+        seen_a, seen_b = min(len(a.syms), MAX_TOKENS), min(len(b.syms), MAX_TOKENS)
         raw = tile(a.syms, b.syms, min_match)
         covered = sum(t.length for t in raw)
         bridged: list[Tile] = []
-        if short_match is not None and NEAR_VERBATIM * len(b.syms) > covered >= len(b.syms) / 2:
+        if short_match is not None and NEAR_VERBATIM * seen_b > covered >= seen_b / 2:
             bridged = _bridges(a.syms[:MAX_TOKENS], b.syms[:MAX_TOKENS], raw)
-        if covered + sum(t.length for t in bridged) >= NEAR_VERBATIM * len(b.syms):
+        if covered + sum(t.length for t in bridged) >= NEAR_VERBATIM * seen_b:
             tiles = sorted(raw + bridged, key=lambda t: t.b)
         else:
             tiles = [
@@ -849,13 +855,11 @@ def align(
             tiles += [t for t in short if _confirmed(a, b, t, names)]
             tiles.sort(key=lambda t: t.b)
     matched = sum(t.length for t in tiles)
-    nb = max(1, len(b.syms))
-    na = max(1, len(a.syms))
     return Alignment(
         tiles=tuple(tiles),
         matched=matched,
-        score=min(1.0, matched / nb),
-        coverage_a=matched / na,
+        score=min(1.0, matched / max(1, seen_b)),
+        coverage_a=matched / max(1, seen_a),
         context_tiles=tuple(raw),
     )
 

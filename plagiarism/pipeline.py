@@ -611,7 +611,7 @@ def resolve_units(a: SideData, b: SideData) -> tuple[list[Unit], list[Unit], lis
             side=u.side,
             path=u.path,
             reason=f"{u.qualname} has {len(u.tokens)} tokens; only the first "
-            f"{MAX_TOKENS} are aligned",
+            f"{MAX_TOKENS} are aligned, unless its partner is the same code",
         )
         for u in units_a + units_b
         if len(u.tokens) > MAX_TOKENS

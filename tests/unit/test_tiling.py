@@ -8,6 +8,7 @@ keep the plain loops. Both must give the same tiles, or results would depend on 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,3 +187,41 @@ def test_short_unit_grams_are_looked_up_in_the_long_one() -> None:
             assert got == sorted(zip(ri.tolist(), rj.tolist(), strict=True))
             from_a += len(hb) > 4 * len(ha)
     assert from_a > 50
+
+
+def _renamed_body(name: str, arg: str, lines: int) -> str:
+    body = "\n".join(
+        f"    t{i} = layer_{i % 7}({arg}, t{i - 1} if {i} else {arg})" for i in range(lines)
+    )
+    return f"def {name}({arg}):\n{body}\n    return t{lines - 1}\n"
+
+
+def test_a_unit_past_the_token_cap_copied_with_renames_is_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past MAX_TOKENS a unit is tiled on its first tokens only. A copy of such a unit once
+    # scored matched / its whole length: a renamed copy of a 260,000-token function read as
+    # 8 % of a copy and was not reported. Twins are now one tile over everything, and a
+    # pair that is not is scored on the tokens it was aligned on.
+    from plagiarism import pipeline
+    from plagiarism.config import Settings
+
+    monkeypatch.setattr(al, "MAX_TOKENS", 300)
+    monkeypatch.setattr(pipeline, "MAX_TOKENS", 300)  # its warning's copy
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "net.py").write_text(_renamed_body("forward", "x", 200))
+    twin = _renamed_body("run", "y", 200)
+    (tmp_path / "b" / "net.py").write_text(twin)
+    edited = twin.split("\n")
+    edited[150] = "    t149 = other(y) + 3"  # past the cap: only a prefix is aligned
+    (tmp_path / "b" / "net_edited.py").write_text("\n".join(edited))
+    result = pipeline.compare(tmp_path / "a", tmp_path / "b", Settings(use_cache=False, jobs=1))
+    pairs = {p.b.path: p for p in result.pairs}
+    whole = pairs["net.py"]
+    assert whole.identical and whole.score == 1.0 and whole.matched_tokens > 300 * 5
+    prefix = pairs["net_edited.py"]
+    assert not prefix.identical and prefix.score >= 0.95 and prefix.matched_tokens <= 300
+    assert result.finding
+    warned = [w.reason for w in result.warnings if "tokens; only the first 300" in w.reason]
+    assert len(warned) == 3 and all("unless its partner is the same code" in r for r in warned)
