@@ -741,3 +741,37 @@ def test_a_saved_result_renders_the_same_page_again(vlm_result: Result, tmp_path
         return re.sub(r"\d+\.\d%", "", html)
 
     assert strip(direct) == strip(again)
+
+
+def test_code_is_painted_from_its_parse_and_kept_character_for_character() -> None:
+    from plagiarism.report.html import _Highlighter
+
+    # An indented method (as the report shows a unit: from its first line), with a
+    # decorator, a docstring, builtins, an exception, an f-string holding a name, a comment
+    # and non-ASCII text.
+    text = (
+        "    @property\n"
+        "    def größe(self, x=ValueError):\n"
+        '        """Doc."""\n'
+        "        y = 1\n"
+        "        return print(x.size, f'{x} é', 3.5) and None  # note\n"
+    )
+    lines = _Highlighter._lex(text)
+    assert ["".join(part for _, part, _ in line) for line in lines] == text.split("\n")
+    painted = {part: css for line in lines for css, part, _ in line if part.strip()}
+    assert painted["@"] == painted["property"] == "de"
+    assert painted["def"] == painted["return"] == painted["and"] == painted["None"] == "kw"
+    assert painted["größe"] == "fn"
+    assert painted["self"] == painted["print"] == "bi"
+    assert painted["ValueError"] == "cl"
+    assert painted['"""Doc."""'] == painted["# note"] == "cm"
+    assert painted["f'{x} é'"] == "st"  # the name inside is part of the string
+    assert painted["3.5"] == "nu"
+    assert painted["size"] == ""  # an attribute, not the builtin
+    names = {part for line in lines for _, part, is_name in line if is_name}
+    assert {"größe", "self", "x", "size", "y", "property", "print"} <= names
+    assert "@" not in names and "def" not in names
+    # Code that does not parse is painted where it can, and kept as it is.
+    broken = "def f(:\n    y = = (\n\tzz \u202e'\n"
+    lexed = _Highlighter._lex(broken)
+    assert ["".join(part for _, part, _ in line) for line in lexed] == broken.split("\n")
