@@ -224,11 +224,16 @@ class _Highlighter:
         self._blobs = blobs
         self._split: dict[str, list[str] | None] = {}
         self._units: dict[tuple[str, int, int], dict[int, _Line]] = {}
+        # A painted line with no rename to mark, by the identity of its tokens (kept alive
+        # by `_units`): both sides of a pair from one file show the same lines, which is
+        # most pairs between two versions of a repository.
+        self._plain: dict[int, Markup] = {}
 
     def forget(self) -> None:
         """Drop the lexed units: a page's are not needed on the next one, and kept for all
         the pages of a transformers-sized report they took gigabytes."""
         self._units.clear()
+        self._plain.clear()
 
     def line_count(self, sha: str) -> int | None:
         """Lines in the stored text of the file, None when the result does not hold it."""
@@ -277,6 +282,10 @@ class _Highlighter:
         lines: list[list[tuple[str, str, bool]]] = [[]]
 
         def add(css: str, chunk: bytes, is_name: bool) -> None:
+            if b"\n" not in chunk:  # most tokens
+                if chunk:
+                    lines[-1].append((css, chunk.decode("utf-8", "replace"), is_name))
+                return
             for i, part in enumerate(chunk.decode("utf-8", "replace").split("\n")):
                 if i:
                     lines.append([])
@@ -299,8 +308,16 @@ class _Highlighter:
         add("", src[pos:], False)
         return [tuple(line) for line in lines]
 
+    def render(self, line: _Line, renamed: dict[str, str]) -> Markup:
+        if renamed:
+            return self._paint(line, renamed)
+        got = self._plain.get(id(line))
+        if got is None:
+            got = self._plain[id(line)] = self._paint(line, renamed)
+        return got
+
     @staticmethod
-    def render(line: _Line, renamed: dict[str, str]) -> Markup:
+    def _paint(line: _Line, renamed: dict[str, str]) -> Markup:
         out: list[str] = []
         for css, text, is_name in line:
             body = _visible_str(text)
