@@ -21,6 +21,7 @@ import click
 from plagiarism import __version__
 from plagiarism.config import Settings
 from plagiarism.errors import PlagiarismError, UsageError
+from plagiarism.progress import Timed
 
 if TYPE_CHECKING:
     from plagiarism.model import Result
@@ -95,10 +96,11 @@ def _config_defaults() -> dict[str, Any]:
     return {"compare": values}
 
 
-def _write_html(result: Result, path: Path) -> None:
+def _write_html(result: Result, path: Path, quiet: bool) -> None:
     from plagiarism.report.html import write_html
 
-    written = write_html(result, path)
+    progress = Timed(StderrProgress(enabled=not quiet and sys.stderr.isatty()))
+    written = write_html(result, path, progress=progress)
     if len(written) > 1:
         click.echo(f"wrote {len(written)} pages: {path} and the pages next to it", err=True)
 
@@ -247,7 +249,7 @@ def compare(
         if json_path is not None:
             json_format.write(result, json_path)
         if html_path is not None:
-            _write_html(result, html_path)
+            _write_html(result, html_path, quiet)
     except (PlagiarismError, OSError) as exc:
         _fail(exc)
     _finish(result, top, quiet)
@@ -264,7 +266,7 @@ def report(result_json: Path, html_path: Path | None, top: int) -> None:
     try:
         result = json_format.read(result_json)
         if html_path is not None:
-            _write_html(result, html_path)
+            _write_html(result, html_path, quiet=False)
     except (PlagiarismError, OSError) as exc:
         _fail(exc)
     _finish(result, top, quiet=False)

@@ -32,6 +32,7 @@ from markupsafe import Markup, escape
 from plagiarism.errors import PlagiarismError, UsageError
 from plagiarism.model import Pair, Region, Rename, Result, Source
 from plagiarism.parse import node_kinds, nodes_by_kind, parse_text
+from plagiarism.progress import Progress, Silent
 
 log = logging.getLogger(__name__)
 
@@ -691,8 +692,12 @@ def _artifact_sections(artifacts: dict[str, object]) -> list[tuple[str, object]]
     return [(k, artifacts[k]) for k in [*known, *rest]]
 
 
-def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[Path]:
-    """Write the report at `path` (and further pages next to it); return every file written."""
+def write_html(
+    result: Result, path: Path, *, inline_pairs: int = 300, progress: Progress | None = None
+) -> list[Path]:
+    """Write the report at `path` (and further pages next to it); return every file written.
+    `progress` counts the pairs shown: a transformers-sized report takes a minute and more."""
+    progress = progress or Silent()
     if inline_pairs < 1:
         raise UsageError("the number of pairs shown on the first page must be at least 1")
     path = Path(path)
@@ -738,8 +743,10 @@ def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[P
     }
 
     written: list[Path] = []
+    progress.stage("report", total=len(views))
     for page_no, page_path_ in enumerate(paths):
         on_page = [_with_evidence(link(v, page_no), hl) for v in views if v.page == page_no]
+        progress.advance(len(on_page))
         if page_no == 0:
             html = env.get_template("report.html.j2").render(
                 **common,
@@ -774,6 +781,7 @@ def write_html(result: Result, path: Path, *, inline_pairs: int = 300) -> list[P
         written.append(page_path_)
         hl.forget()
     _remove_stale_pages(path, len(paths))
+    progress.done()
     log.info("wrote %d HTML page(s) for %d pairs", len(written), len(views))
     return written
 

@@ -775,3 +775,29 @@ def test_code_is_painted_from_its_parse_and_kept_character_for_character() -> No
     broken = "def f(:\n    y = = (\n\tzz \u202e'\n"
     lexed = _Highlighter._lex(broken)
     assert ["".join(part for _, part, _ in line) for line in lexed] == broken.split("\n")
+
+
+def test_writing_counts_the_pairs_shown(tmp_path: Path) -> None:
+    # A transformers-sized report takes a minute and more: the CLI draws this count.
+    from plagiarism.progress import Progress
+
+    class Recording:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, object]] = []
+
+        def stage(self, name: str, total: int | None = None) -> None:
+            self.events.append(("stage", (name, total)))
+
+        def advance(self, n: int = 1) -> None:
+            self.events.append(("advance", n))
+
+        def done(self) -> None:
+            self.events.append(("done", None))
+
+    result = synthetic_result(7)
+    progress = Recording()
+    shown: Progress = progress
+    write_html(result, tmp_path / "r.html", inline_pairs=3, progress=shown)
+    assert progress.events[0] == ("stage", ("report", 7))
+    assert [n for kind, n in progress.events if kind == "advance"] == [3, 3, 1]
+    assert progress.events[-1] == ("done", None)
