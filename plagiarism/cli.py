@@ -96,11 +96,23 @@ def _config_defaults() -> dict[str, Any]:
     return {"compare": values}
 
 
-def _write_html(result: Result, path: Path, quiet: bool) -> None:
+def _write_html(result: Result, path: Path, quiet: bool, jobs: int = 0) -> None:
+    from plagiarism.executor import LocalProcesses, make_executor
     from plagiarism.report.html import write_html
 
     progress = Timed(StderrProgress(enabled=not quiet and sys.stderr.isatty()))
-    written = write_html(result, path, progress=progress)
+    # The further pages on every core: painting a transformers-sized report's 40,000 pairs
+    # is longer than the comparison. Here, never on a --scheduler's cluster: the pages are
+    # files on this machine.
+    executor = make_executor(jobs)
+    try:
+        written = write_html(result, path, progress=progress, executor=executor)
+    except BaseException:
+        if isinstance(executor, LocalProcesses):
+            executor.abandon()  # Ctrl-C: do not wait for the pages being written
+        raise
+    finally:
+        executor.close()
     if len(written) > 1:
         click.echo(f"wrote {len(written)} pages: {path} and the pages next to it", err=True)
 
@@ -249,7 +261,7 @@ def compare(
         if json_path is not None:
             json_format.write(result, json_path)
         if html_path is not None:
-            _write_html(result, html_path, quiet)
+            _write_html(result, html_path, quiet, settings.jobs)
     except (PlagiarismError, OSError) as exc:
         _fail(exc)
     _finish(result, top, quiet)

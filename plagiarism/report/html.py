@@ -30,6 +30,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from plagiarism.errors import PlagiarismError, UsageError
+from plagiarism.executor import Executor, Serial
 from plagiarism.model import Pair, Region, Rename, Result, Source
 from plagiarism.parse import node_kinds, nodes_by_kind, parse_text
 from plagiarism.progress import Progress, Silent
@@ -229,12 +230,6 @@ class _Highlighter:
         # by `_units`): both sides of a pair from one file show the same lines, which is
         # most pairs between two versions of a repository.
         self._plain: dict[int, Markup] = {}
-
-    def forget(self) -> None:
-        """Drop the lexed units: a page's are not needed on the next one, and kept for all
-        the pages of a transformers-sized report they took gigabytes."""
-        self._units.clear()
-        self._plain.clear()
 
     def line_count(self, sha: str) -> int | None:
         """Lines in the stored text of the file, None when the result does not hold it."""
@@ -602,6 +597,7 @@ def _href(path: Path) -> str:
 
 
 @cache
+@cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("plagiarism.report", "templates"),
@@ -692,12 +688,52 @@ def _artifact_sections(artifacts: dict[str, object]) -> list[tuple[str, object]]
     return [(k, artifacts[k]) for k in [*known, *rest]]
 
 
+# Seconds to paint and render one line of a side-by-side view (~25 µs at 300 files a side):
+# what a further page costs, for the executor.
+_SECONDS_PER_LINE = 25e-6
+
+
+@dataclass(frozen=True, slots=True)
+class _PageJob:
+    """One further page: what `_write_page` needs and no more, as it may run in a worker."""
+
+    path: Path
+    views: tuple[PairView, ...]  # linked, without their evidence yet
+    blobs: dict[str, str]  # the texts of the files its pairs come from
+    context: dict[str, object]  # the template's variables, but the pairs
+
+
+def _write_page(job: _PageJob) -> Path:
+    hl = _Highlighter(job.blobs)
+    on_page = [_with_evidence(v, hl) for v in job.views]
+    html = (
+        _environment().get_template("pairs_page.html.j2").render(**job.context, pairs_here=on_page)
+    )
+    _write(job.path, html)
+    return job.path
+
+
+def _page_cost(job: _PageJob) -> float:
+    lines = sum(
+        ref.end_line - ref.start_line + 1 for v in job.views for ref in (v.pair.a, v.pair.b)
+    )
+    return lines * _SECONDS_PER_LINE
+
+
 def write_html(
-    result: Result, path: Path, *, inline_pairs: int = 300, progress: Progress | None = None
+    result: Result,
+    path: Path,
+    *,
+    inline_pairs: int = 300,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> list[Path]:
     """Write the report at `path` (and further pages next to it); return every file written.
-    `progress` counts the pairs shown: a transformers-sized report takes a minute and more."""
+    `progress` counts the pairs shown: a transformers-sized report takes a minute and more.
+    The further pages are written through `executor` (default: here, one after the other);
+    each is the same whatever writes it."""
     progress = progress or Silent()
+    executor = executor or Serial()
     if inline_pairs < 1:
         raise UsageError("the number of pairs shown on the first page must be at least 1")
     path = Path(path)
@@ -742,44 +778,64 @@ def write_html(
         "total_pairs": len(views),
     }
 
-    written: list[Path] = []
+    # Further pages read only the result's sources, verdict and version: the rest (the
+    # pairs, every file's text) would travel to each worker for nothing.
+    light = replace(
+        result,
+        pairs=(),
+        file_pairs=(),
+        renames=(),
+        files_a=(),
+        files_b=(),
+        warnings=(),
+        blobs={},
+        artifacts=None,
+    )
+    jobs = []
+    for page_no in range(1, len(paths)):
+        here = tuple(link(v, page_no) for v in views if v.page == page_no)
+        shas = {ref.file_sha256 for v in here for ref in (v.pair.a, v.pair.b)}
+        context = {
+            **common,
+            "result": light,
+            "page": page_no,
+            "page_link": pages[page_no],
+            "prev_href": pages[page_no - 1].href,
+            "next_href": pages[page_no + 1].href if page_no + 1 < len(pages) else None,
+        }
+        blobs = {sha: result.blobs[sha] for sha in shas if sha in result.blobs}
+        jobs.append(_PageJob(paths[page_no], here, blobs, context))
+
     progress.stage("report", total=len(views))
-    for page_no, page_path_ in enumerate(paths):
-        on_page = [_with_evidence(link(v, page_no), hl) for v in views if v.page == page_no]
-        progress.advance(len(on_page))
-        if page_no == 0:
-            html = env.get_template("report.html.j2").render(
-                **common,
-                page=0,
-                all_pairs=[link(v, 0) for v in views],
-                pairs_here=on_page,
-                renames=rename_rows(result.renames),
-                sources=[
-                    (label, a, b)
-                    for (label, a), (_, b) in zip(
-                        _source_rows(result.source_a), _source_rows(result.source_b), strict=True
-                    )
-                ],
-                skipped=[w for w in result.warnings if w.skipped],
-                notices=[w for w in result.warnings if not w.skipped],
-                settings=sorted(result.settings.items()),
-                artifacts=result.artifacts,
-                artifact_highlights=_artifact_highlights(result.artifacts or {}),
-                artifact_sections=_artifact_sections(result.artifacts or {}),
-                artifact_limit=ARTIFACT_LIST_LIMIT,
+    further = executor.map(_write_page, jobs, costs=[_page_cost(job) for job in jobs])
+    # The overview and the first pairs here, while the workers write the rest.
+    on_page = [_with_evidence(link(v, 0), hl) for v in views if v.page == 0]
+    html = env.get_template("report.html.j2").render(
+        **common,
+        page=0,
+        all_pairs=[link(v, 0) for v in views],
+        pairs_here=on_page,
+        renames=rename_rows(result.renames),
+        sources=[
+            (label, a, b)
+            for (label, a), (_, b) in zip(
+                _source_rows(result.source_a), _source_rows(result.source_b), strict=True
             )
-        else:
-            html = env.get_template("pairs_page.html.j2").render(
-                **common,
-                page=page_no,
-                page_link=pages[page_no],
-                prev_href=pages[page_no - 1].href,
-                next_href=pages[page_no + 1].href if page_no + 1 < len(pages) else None,
-                pairs_here=on_page,
-            )
-        _write(page_path_, html)
-        written.append(page_path_)
-        hl.forget()
+        ],
+        skipped=[w for w in result.warnings if w.skipped],
+        notices=[w for w in result.warnings if not w.skipped],
+        settings=sorted(result.settings.items()),
+        artifacts=result.artifacts,
+        artifact_highlights=_artifact_highlights(result.artifacts or {}),
+        artifact_sections=_artifact_sections(result.artifacts or {}),
+        artifact_limit=ARTIFACT_LIST_LIMIT,
+    )
+    _write(path, html)
+    written = [path]
+    progress.advance(len(on_page))
+    for job, page_file in zip(jobs, further, strict=True):
+        written.append(page_file)
+        progress.advance(len(job.views))
     _remove_stale_pages(path, len(paths))
     progress.done()
     log.info("wrote %d HTML page(s) for %d pairs", len(written), len(views))

@@ -801,3 +801,21 @@ def test_writing_counts_the_pairs_shown(tmp_path: Path) -> None:
     assert progress.events[0] == ("stage", ("report", 7))
     assert [n for kind, n in progress.events if kind == "advance"] == [3, 3, 1]
     assert progress.events[-1] == ("done", None)
+
+
+def test_further_pages_written_by_workers_are_the_same(tmp_path: Path) -> None:
+    # The CLI writes the further pages on every core (a transformers-sized report has 134).
+    from plagiarism.executor import LocalProcesses
+
+    result = synthetic_result(900)
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "pool").mkdir()
+    here = write_html(result, tmp_path / "serial" / "r.html", inline_pairs=100)
+    pool = LocalProcesses(2)
+    try:
+        there = write_html(result, tmp_path / "pool" / "r.html", inline_pairs=100, executor=pool)
+    finally:
+        pool.close()
+    assert [p.name for p in here] == [p.name for p in there] and len(here) == 9
+    for a, b in zip(here, there, strict=True):
+        assert a.read_bytes() == b.read_bytes()
