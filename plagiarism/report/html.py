@@ -186,7 +186,6 @@ class PageLink:
 # --- highlighting ------------------------------------------------------------------------------
 
 
-@cache
 def visible(text: object) -> Markup:
     """Escape `text` and show invisible or direction-changing characters as marks."""
     return Markup(_visible_str(str(text)))
@@ -597,7 +596,6 @@ def _href(path: Path) -> str:
 
 
 @cache
-@cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("plagiarism.report", "templates"),
@@ -773,7 +771,6 @@ def write_html(
         "marker": _MARKER,
         "overview_href": overview_href,
         "pages": pages,
-        "palette": PALETTE_SIZE,
         "title": f"{result.source_a.spec} vs {result.source_b.spec}",
         "total_pairs": len(views),
     }
