@@ -97,22 +97,15 @@ def _config_defaults() -> dict[str, Any]:
 
 
 def _write_html(result: Result, path: Path, quiet: bool, jobs: int = 0) -> None:
-    from plagiarism.executor import LocalProcesses, make_executor
+    from plagiarism.executor import make_executor, owned
     from plagiarism.report.html import write_html
 
     progress = Timed(StderrProgress(enabled=not quiet and sys.stderr.isatty()))
     # The further pages on every core: painting a transformers-sized report's 40,000 pairs
     # is longer than the comparison. Here, never on a --scheduler's cluster: the pages are
     # files on this machine.
-    executor = make_executor(jobs)
-    try:
+    with owned(make_executor(jobs)) as executor:
         written = write_html(result, path, progress=progress, executor=executor)
-    except BaseException:
-        if isinstance(executor, LocalProcesses):
-            executor.abandon()  # Ctrl-C: do not wait for the pages being written
-        raise
-    finally:
-        executor.close()
     if len(written) > 1:
         click.echo(f"wrote {len(written)} pages: {path} and the pages next to it", err=True)
 

@@ -202,6 +202,24 @@ class LocalProcesses:
             process.join(timeout=5)
 
 
+E = TypeVar("E", bound=Executor)
+
+
+@contextlib.contextmanager
+def owned(executor: E) -> Iterator[E]:
+    """`executor` for the caller that made it: closed when the work is done, and when it is
+    interrupted (Ctrl-C) or fails, a local pool's workers are stopped at once
+    (`LocalProcesses.abandon`) rather than waited for, as nobody will read their results."""
+    try:
+        yield executor
+    except BaseException:
+        if isinstance(executor, LocalProcesses):
+            executor.abandon()
+        raise
+    finally:
+        executor.close()
+
+
 @contextlib.contextmanager
 def _quiet_cancelled(manager: threading.Thread | None) -> Iterator[None]:
     """Before Python 3.12 a broken pool's manager thread fails each pending future and stops

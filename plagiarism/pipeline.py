@@ -23,11 +23,11 @@ from plagiarism.candidates import LocalIndex, lsh_shape
 from plagiarism.config import Settings
 from plagiarism.executor import (
     Executor,
-    LocalProcesses,
     Pending,
     Serial,
     cost_spans,
     make_executor,
+    owned,
 )
 from plagiarism.fingerprint import (
     Permutations,
@@ -698,16 +698,19 @@ def _compare(
     model_b: Path | None,
     base_tokenizer: Path | None,
 ) -> Result:
-    own_executor = executor is None
-    if executor is None:
-        executor = make_executor(settings.jobs)
-    store = (
-        ShapeStore(settings.cache_dir, max_bytes=int(settings.cache_max_bytes * SHAPE_STORE_SHARE))
-        if settings.use_cache
-        else None
-    )
-    writes = CacheWrites(executor)
-    try:
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(owned(make_executor(settings.jobs)))
+        store = (
+            ShapeStore(
+                settings.cache_dir, max_bytes=int(settings.cache_max_bytes * SHAPE_STORE_SHARE)
+            )
+            if settings.use_cache
+            else None
+        )
+        if store is not None:
+            stack.callback(store.close)
+        writes = CacheWrites(executor)
         a, b = load_sides(str(spec_a), str(spec_b), settings, executor, progress, writes)
         # Tokenizers, configs and checkpoints depend on nothing the code stages make: a
         # worker compares them while this process resolves, aligns and matches.
@@ -735,16 +738,6 @@ def _compare(
         artifacts, artifact_warnings = pending_artifacts.result()
         warnings.extend(artifact_warnings)
         writes.settle()
-    except BaseException:
-        # Interrupted (Ctrl-C) or failed: nobody will read what the workers are doing.
-        if own_executor and isinstance(executor, LocalProcesses):
-            executor.abandon()
-        raise
-    finally:
-        if own_executor:
-            executor.close()
-        if store is not None:
-            store.close()
 
     similarity = matching.matched_tokens_b / matching.tokens_b if matching.tokens_b else 0.0
     summary = Summary(
