@@ -36,7 +36,8 @@ class SourceFile:
     """A file read from a source, with the text the later stages see.
 
     For notebooks `text` is the code cells joined (magics blanked), and `cell_starts`
-    holds the 1-based line in `text` where each code cell begins, so lines map back to cells.
+    holds the 1-based line in `text` where each code cell begins, so lines map back to cells;
+    `cell_numbers` says which cell of the notebook each is (markdown cells count too).
     """
 
     path: str  # posix path relative to the source root
@@ -45,6 +46,7 @@ class SourceFile:
     kind: FileKind = "python"
     size: int = 0
     cell_starts: tuple[int, ...] = ()
+    cell_numbers: tuple[int, ...] = ()  # each code cell's place among all cells, 1-based
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,11 @@ class FileInfo:
     lines: int
     kind: FileKind
     units: int
+    # Notebooks: the line of the joined code cells where each cell starts, and which cell of
+    # the notebook it is (see SourceFile), so a report can say "cell 3, line 2" where the
+    # text says line 14.
+    cell_starts: tuple[int, ...] = ()
+    cell_numbers: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

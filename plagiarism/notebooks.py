@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,9 @@ class NotebookCode:
 
     text: str
     cell_starts: tuple[int, ...]  # 1-based line in `text` where each code cell starts
+    # Each code cell's place among all the notebook's cells (markdown too), 1-based: the
+    # number a reader counts to when scrolling the notebook.
+    cell_numbers: tuple[int, ...] = ()
 
 
 def extract_code(raw: bytes) -> NotebookCode:
@@ -50,7 +55,8 @@ def extract_code(raw: bytes) -> NotebookCode:
         raise NotebookError(f"notebook language is {language[:40]!r}, not Python")
     lines: list[str] = []
     starts: list[int] = []
-    for cell in _cells(nb):
+    numbers: list[int] = []
+    for number, cell in enumerate(_cells(nb), start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         # nbformat 3 keeps a code cell's text under "input"; 4 under "source".
@@ -62,9 +68,25 @@ def extract_code(raw: bytes) -> NotebookCode:
         if starts:
             lines.append("")
         starts.append(len(lines) + 1)
+        numbers.append(number)
         lines.extend(blank_magics(_cell_lines(source)))
     text = "\n".join(lines) + "\n" if lines else ""
-    return NotebookCode(text=text, cell_starts=tuple(starts))
+    return NotebookCode(text=text, cell_starts=tuple(starts), cell_numbers=tuple(numbers))
+
+
+def cell_line(
+    cell_starts: Sequence[int], cell_numbers: Sequence[int], line: int
+) -> tuple[int, int] | None:
+    """Line `line` of the joined text as (cell number, line in that cell), both 1-based; None
+    for the blank line `extract_code` puts between two cells, which is in no cell. Without
+    `cell_numbers`, cells are counted among the code cells."""
+    k = bisect_right(cell_starts, line)
+    if k == 0:
+        return None
+    if k < len(cell_starts) and line == cell_starts[k] - 1:
+        return None
+    number = cell_numbers[k - 1] if len(cell_numbers) == len(cell_starts) else k
+    return number, line - cell_starts[k - 1] + 1
 
 
 def _short(exc: BaseException) -> str:

@@ -630,6 +630,8 @@ def _file_infos(data: SideData, units: Sequence[Unit]) -> tuple[FileInfo, ...]:
             lines=a.line_count,
             kind=f.kind,
             units=units_per_file.get(f.path, 0),
+            cell_starts=f.cell_starts,
+            cell_numbers=f.cell_numbers,
         )
         for f, a in zip(data.files, data.analyses, strict=True)
     )

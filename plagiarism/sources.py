@@ -522,6 +522,7 @@ def _read_one(
             kind="notebook",
             size=len(raw),
             cell_starts=code.cell_starts,
+            cell_numbers=code.cell_numbers,
         )
     text = decode_source(raw)
     if text is None:

@@ -31,9 +31,10 @@ from markupsafe import Markup, escape
 
 from plagiarism.errors import PlagiarismError, UsageError
 from plagiarism.executor import Executor, Serial
-from plagiarism.model import Pair, Region, Rename, Result, Source
+from plagiarism.model import Pair, Region, Rename, Result, Source, UnitRef
 from plagiarism.parse import node_kinds, nodes_by_kind, parse_text
 from plagiarism.progress import Progress, Silent
+from plagiarism.report.locations import CellMap, Cells, cells_of, line_label, span
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class Cell:
     region: int | None  # 0-based index into pair.regions whose tint this line carries
     also: tuple[int, ...] = ()  # further regions that share this line
     first: bool = False  # the region's first line on this side: where its label goes
+    label: str | None = None  # what the gutter shows, when not `line` (notebooks: cell:line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,8 @@ class RegionView:
     number: int  # 1-based, as shown
     tint: int
     region: Region
+    a_lines: str  # the region's lines on each side, as the page names them
+    b_lines: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +225,9 @@ class _Highlighter:
     block) it parses as it does in its file, at a fraction of the cost for large files.
     """
 
-    def __init__(self, blobs: dict[str, str]) -> None:
+    def __init__(self, blobs: dict[str, str], cells: Cells | None = None) -> None:
         self._blobs = blobs
+        self.cells = cells or {}
         self._split: dict[str, list[str] | None] = {}
         self._units: dict[tuple[str, int, int], dict[int, _Line]] = {}
         # A painted line with no rename to mark, by the identity of its tokens (kept alive
@@ -411,7 +416,9 @@ def _align(
     return rows
 
 
-def _fold(rows: Sequence[Row]) -> list[Block]:
+def _fold(
+    rows: Sequence[Row], cells_a: CellMap | None = None, cells_b: CellMap | None = None
+) -> list[Block]:
     """Fold long runs of unmatched rows, keeping FOLD_CONTEXT rows next to each match."""
     blocks: list[Block] = []
     shown: list[Row] = []
@@ -433,7 +440,8 @@ def _fold(rows: Sequence[Row]) -> list[Block]:
             blocks.append(_block(tuple(shown), folded=False))
             shown = []
             hidden = tuple(rows[i + head : j - tail])
-            blocks.append(_block(hidden, folded=True, summary=_fold_summary(hidden)))
+            summary = _fold_summary(hidden, cells_a, cells_b)
+            blocks.append(_block(hidden, folded=True, summary=summary))
             shown.extend(rows[j - tail : j])
         i = j
     if shown:
@@ -457,27 +465,30 @@ def _rows_html(rows: Sequence[Row]) -> Markup:
 def _cell_html(c: Cell) -> str:
     if c.line is None:
         return '<span class="ln"></span><code class="c gap"></code>'
+    number = c.line if c.label is None else c.label
     if c.region is None:
-        return f'<span class="ln">{c.line}</span><code class="c">{c.html}</code>'
+        return f'<span class="ln">{number}</span><code class="c">{c.html}</code>'
     tint = c.region % PALETTE_SIZE
     title = "".join([f"region {c.region + 1}", *(f", region {o + 1}" for o in c.also)])
     label = f'<b class="rb">R{c.region + 1}</b>' if c.first else ""
     return (
-        f'<span class="ln t{tint}" title="{title}">{label}{c.line}</span>'
+        f'<span class="ln t{tint}" title="{title}">{label}{number}</span>'
         f'<code class="c t{tint}" data-r="{c.region + 1}">{c.html}</code>'
     )
 
 
-def _fold_summary(rows: Sequence[Row]) -> str:
-    def span(lines: list[int], side: str) -> str:
+def _fold_summary(
+    rows: Sequence[Row], cells_a: CellMap | None = None, cells_b: CellMap | None = None
+) -> str:
+    def side_span(lines: list[int], side: str, cells: CellMap | None) -> str:
         if not lines:
             return ""
-        return f"{side} {lines[0]}–{lines[-1]}"
+        return f"{side} {span(cells, lines[0], lines[-1])}"
 
     a = [r.a.line for r in rows if r.a.line is not None]
     b = [r.b.line for r in rows if r.b.line is not None]
-    where = ", ".join(s for s in (span(a, "A"), span(b, "B")) if s)
-    return f"{len(rows)} unmatched lines ({where})"
+    at = ", ".join(s for s in (side_span(a, "A", cells_a), side_span(b, "B", cells_b)) if s)
+    return f"{len(rows)} unmatched lines ({at})"
 
 
 def _side_renames(renames: Sequence[Rename]) -> tuple[dict[str, str], dict[str, str]]:
@@ -516,6 +527,8 @@ def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tupl
     ren_a, ren_b = _side_renames(pair.renames)
     reg_a = _line_regions(pair.regions, "a", pair.a.start_line, pair.a.end_line)
     reg_b = _line_regions(pair.regions, "b", pair.b.start_line, pair.b.end_line)
+    cells_a = hl.cells.get(pair.a.file_sha256)
+    cells_b = hl.cells.get(pair.b.file_sha256)
 
     def cell(
         side: str,
@@ -523,21 +536,26 @@ def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tupl
         lines: dict[int, _Line],
         regs: dict[int, list[int]],
         renamed: dict[str, str],
+        cells: CellMap | None,
     ) -> Cell:
         if line is None:
             return Cell(None, Markup(""), None)
         tokens = lines.get(line)
         html = Markup("") if tokens is None else hl.render(tokens, renamed)
+        label = None if cells is None else line_label(cells, line)
         ids = regs.get(line)
         if not ids:
-            return Cell(line, html, None)
+            return Cell(line, html, None, label=label)
         region = pair.regions[ids[0]]
         rng = region.a if side == "a" else region.b
         first = line == rng.start_line or line == (pair.a if side == "a" else pair.b).start_line
-        return Cell(line, html, ids[0], tuple(ids[1:]), first)
+        return Cell(line, html, ids[0], tuple(ids[1:]), first, label)
 
     rows = [
-        Row(cell("a", x, a_lines, reg_a, ren_a), cell("b", y, b_lines, reg_b, ren_b))
+        Row(
+            cell("a", x, a_lines, reg_a, ren_a, cells_a),
+            cell("b", y, b_lines, reg_b, ren_b, cells_b),
+        )
         for x, y in _align(
             pair.a.start_line,
             pair.a.end_line,
@@ -546,7 +564,7 @@ def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tupl
             _anchors(pair.regions),
         )
     ]
-    return tuple(_fold(rows)), tuple(notes)
+    return tuple(_fold(rows, cells_a, cells_b)), tuple(notes)
 
 
 # --- the rename map ------------------------------------------------------------------------------
@@ -608,11 +626,19 @@ def _environment() -> jinja2.Environment:
     env.filters["visible"] = visible
     env.filters["json"] = _json_value
     env.filters["short"] = lambda sha: (sha or "")[:12]
+    env.filters["where"] = _where
     env.filters["table_columns"] = _table_columns
     env.filters["scalars"] = lambda v: all(not isinstance(x, dict | list | tuple) for x in v)
     env.tests["mapping"] = lambda v: isinstance(v, dict)
     env.tests["sequence"] = lambda v: isinstance(v, list | tuple)
     return env
+
+
+def _where(ref: UnitRef, cells: Cells) -> Markup:
+    """A unit's file and lines (`lines` in the templates), its path escaped as shown."""
+    at = cells.get(ref.file_sha256)
+    place = span(at, ref.start_line, ref.end_line)
+    return visible(ref.path) + Markup(f":{place}" if at is None else f", {place}")
 
 
 def _pct(value: object) -> str:
@@ -698,11 +724,12 @@ class _PageJob:
     path: Path
     views: tuple[PairView, ...]  # linked, without their evidence yet
     blobs: dict[str, str]  # the texts of the files its pairs come from
+    cells: dict[str, CellMap]  # its notebooks' cells
     context: dict[str, object]  # the template's variables, but the pairs
 
 
 def _write_page(job: _PageJob) -> Path:
-    hl = _Highlighter(job.blobs)
+    hl = _Highlighter(job.blobs, job.cells)
     on_page = [_with_evidence(v, hl) for v in job.views]
     html = (
         _environment().get_template("pairs_page.html.j2").render(**job.context, pairs_here=on_page)
@@ -754,7 +781,8 @@ def write_html(
         target = "" if view.page == from_page else _href(paths[view.page])
         return replace(view, href=f"{target}#pair-{view.id}")
 
-    hl = _Highlighter(result.blobs)
+    cells = cells_of(result)
+    hl = _Highlighter(result.blobs, cells)
     css, css_hash = _asset("report.css")
     js, js_hash = _asset("report.js")
     env = _environment()
@@ -773,6 +801,8 @@ def write_html(
         "pages": pages,
         "title": f"{result.source_a.spec} vs {result.source_b.spec}",
         "total_pairs": len(views),
+        "cells": cells,
+        "notebooks": bool(cells),
     }
 
     # Further pages read only the result's sources, verdict and version: the rest (the
@@ -801,7 +831,9 @@ def write_html(
             "next_href": pages[page_no + 1].href if page_no + 1 < len(pages) else None,
         }
         blobs = {sha: result.blobs[sha] for sha in shas if sha in result.blobs}
-        jobs.append(_PageJob(paths[page_no], here, blobs, context))
+        page_cells = {sha: cells[sha] for sha in shas if sha in cells}
+        context["cells"] = page_cells
+        jobs.append(_PageJob(paths[page_no], here, blobs, page_cells, context))
 
     progress.stage("report", total=len(views))
     further = executor.map(_write_page, jobs, costs=[_page_cost(job) for job in jobs])
@@ -840,8 +872,20 @@ def write_html(
 
 
 def _with_evidence(view: PairView, hl: _Highlighter) -> PairView:
-    blocks, notes = _side_by_side(view.pair, hl)
-    regions = tuple(RegionView(i + 1, i % PALETTE_SIZE, r) for i, r in enumerate(view.pair.regions))
+    pair = view.pair
+    blocks, notes = _side_by_side(pair, hl)
+    cells_a = hl.cells.get(pair.a.file_sha256)
+    cells_b = hl.cells.get(pair.b.file_sha256)
+    regions = tuple(
+        RegionView(
+            i + 1,
+            i % PALETTE_SIZE,
+            r,
+            span(cells_a, r.a.start_line, r.a.end_line),
+            span(cells_b, r.b.start_line, r.b.end_line),
+        )
+        for i, r in enumerate(pair.regions)
+    )
     return replace(view, blocks=blocks, regions=regions, notes=notes)
 
 

@@ -144,6 +144,17 @@ def _region(d: dict[str, Any]) -> Region:
     return Region(a=LineRange(**d["a"]), b=LineRange(**d["b"]), tokens=d["tokens"])
 
 
+def _file_info(d: dict[str, Any]) -> FileInfo:
+    # Results written before notebooks carried their cells have neither list.
+    return FileInfo(
+        **{
+            **d,
+            "cell_starts": tuple(d.get("cell_starts", ())),
+            "cell_numbers": tuple(d.get("cell_numbers", ())),
+        }
+    )
+
+
 def from_dict(data: dict[str, Any]) -> Result:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
         found = data.get("schema") if isinstance(data, dict) else None
@@ -175,8 +186,8 @@ def from_dict(data: dict[str, Any]) -> Result:
             pairs=pairs,
             file_pairs=tuple(FilePair(**fp) for fp in data["file_pairs"]),
             renames=tuple(Rename(**r) for r in data["renames"]),
-            files_a=tuple(FileInfo(**f) for f in data["files"]["a"]),
-            files_b=tuple(FileInfo(**f) for f in data["files"]["b"]),
+            files_a=tuple(_file_info(f) for f in data["files"]["a"]),
+            files_b=tuple(_file_info(f) for f in data["files"]["b"]),
             warnings=tuple(Warning(**w) for w in data["warnings"]),
             blobs=dict(data.get("blobs") or {}),
             artifacts=data.get("artifacts"),

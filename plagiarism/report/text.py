@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from plagiarism.artifacts import summary_lines
-from plagiarism.model import Result, Source
+from plagiarism.model import Result, Source, UnitRef
+from plagiarism.report.locations import Cells, cells_of, where
 
 
 def _source(label: str, s: Source) -> str:
-    where = s.spec
+    spec = s.spec
     if s.rev:
-        where += f"@{s.rev}"
+        spec += f"@{s.rev}"
     commit = f" commit {s.commit[:12]}" if s.commit else ""
     dirty = " (with uncommitted changes)" if s.dirty else ""
-    return f"{label}  {where}  [{s.kind}{commit}{dirty}]"
+    return f"{label}  {spec}  [{s.kind}{commit}{dirty}]"
 
 
-def _loc(path: str, start: int, end: int) -> str:
-    return f"{path}:{start}-{end}"
+def _loc(ref: UnitRef, cells: Cells) -> str:
+    return where(ref.path, cells.get(ref.file_sha256), ref.start_line, ref.end_line, "-")
 
 
 def render(result: Result, top: int = 15, renames: int = 15) -> str:
@@ -34,11 +35,12 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
     if result.pairs:
         n = len(result.pairs)
         lines += ["", f"Top pairs (score = share of the B unit matched; {n} in all):"]
+        cells = cells_of(result)
         for p in result.pairs[:top]:
             tag = "" if p.one_to_one else "  (A unit also matched elsewhere)"
             lines.append(
-                f"  {p.score:4.2f}  {p.a.name} {_loc(p.a.path, p.a.start_line, p.a.end_line)}"
-                f"  ->  {p.b.name} {_loc(p.b.path, p.b.start_line, p.b.end_line)}{tag}"
+                f"  {p.score:4.2f}  {p.a.name} {_loc(p.a, cells)}"
+                f"  ->  {p.b.name} {_loc(p.b, cells)}{tag}"
             )
         if len(result.pairs) > top:
             lines.append(f"  ... {len(result.pairs) - top} more (see --json or --html)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -188,8 +189,11 @@ def test_plain_folders_and_notebooks(tmp_path: Path) -> None:
     }
     write_tree(tmp_path / "a", {"lib/emb.py": ORIGINAL})
     write_tree(tmp_path / "b", {"explore.ipynb": json.dumps(nb)})
-    out = tmp_path / "r.json"
-    res = run("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json", str(out))
+    out, page = tmp_path / "r.json", tmp_path / "r.html"
+    res = run(
+        "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json", str(out),
+        "--html", str(page),
+    )  # fmt: skip
     assert res.returncode == 1, res.stderr
     data = json.loads(out.read_text())
     assert data["sources"]["a"]["kind"] == "folder" and data["sources"]["a"]["commit"] is None
@@ -197,6 +201,15 @@ def test_plain_folders_and_notebooks(tmp_path: Path) -> None:
     assert pair["a"]["name"] == "get_1d_sincos" and pair["b"]["name"] == "plane_wave"
     nb_file = next(f for f in data["files"]["b"] if f["path"] == "explore.ipynb")
     assert nb_file["kind"] == "notebook"
+    # The joined code cells start at lines 1 and 4; they are the notebook's cells 2 and 3.
+    assert nb_file["cell_starts"] == [1, 4] and nb_file["cell_numbers"] == [2, 3]
+    assert (pair["b"]["start_line"], pair["b"]["end_line"]) == (9, 13)
+    # Every report names the notebook's lines by cell, as a reader finds them.
+    assert "plane_wave explore.ipynb, cell 3, lines 6-10" in res.stdout
+    html = page.read_text()
+    assert "explore.ipynb, cell 3, lines 6–10" in html
+    assert re.search(r'<span class="ln[^"]*"[^>]*>(<b class="rb">R1</b>)?3:6</span>', html)
+    assert "lib/emb.py:" in html  # a Python file keeps its line numbers
 
 
 def test_unrelated_code_is_clean(tmp_path: Path) -> None:

@@ -783,6 +783,7 @@ def test_notebook_keeps_only_code_and_maps_lines_to_cells(
     assert nb.size == len(raw)
     lines = nb.text.split("\n")
     assert nb.cell_starts == (1, 6, 10, 14)
+    assert nb.cell_numbers == (2, 3, 5, 6)  # the markdown and raw cells count as a reader counts
     assert lines[0:4] == ["", "import torch", "", "x = 1"]
     assert lines[4] == ""
     assert lines[5:8] == ["def f(a):", "    return a", ""]
@@ -814,6 +815,7 @@ def test_notebook_format_3_and_string_sources(settings: Settings, tmp_path: Path
     (nb,), _ = read_files(folder_source(settings, folder), settings, "b")
     assert nb.text == "a = 1\nb = 2\n\nc = 3\n"
     assert nb.cell_starts == (1, 4)
+    assert nb.cell_numbers == (1, 3)  # worksheets read as one list of cells
 
 
 @pytest.mark.parametrize(
