@@ -37,6 +37,9 @@ _SUFFIXES: dict[str, FileKind] = {".py": "python", ".ipynb": "notebook"}
 
 _URL_SCHEMES = ("https://", "http://", "ssh://", "git://", "file://", "git+ssh://", "ssh+git://")
 _SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:[^/\\].*|^[\w.+-]+@[\w.-]+:/.+")  # user@host:org/repo
+# `host:org/repo` (the user from ssh's config): git reads a colon before any slash as this
+# form. A host of two characters at least: `C:` is no host.
+_SCP_NO_USER = re.compile(r"^[\w-][\w.-]+:(?!//)[^:].*")
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
@@ -58,7 +61,11 @@ def split_rev(spec: str) -> tuple[str, str | None]:
 
 
 def _looks_like_url(spec: str) -> bool:
-    return spec.lower().startswith(_URL_SCHEMES) or bool(_SCP_LIKE.match(spec))
+    return (
+        spec.lower().startswith(_URL_SCHEMES)
+        or bool(_SCP_LIKE.match(spec))
+        or bool(_SCP_NO_USER.match(spec))
+    )
 
 
 def _is_bare_repo(path: Path) -> bool:
@@ -159,7 +166,14 @@ def _clone(url: str, spec: str, settings: Settings) -> tuple[Path, bool]:
     try:
         return git.ensure_clone(url, settings.cache_dir)
     except git.GitFailed as exc:
-        raise SourceError(f"cannot clone {_redact(spec)}: {exc.detail}") from None
+        # A local path with a colon in its first part reads as `host:path` too, as git reads
+        # it: whoever meant a folder learns why a clone was tried.
+        read_as = (
+            " (read as the ssh address HOST:PATH, as git reads it; there is no such local folder)"
+            if _SCP_NO_USER.match(spec) and not _SCP_LIKE.match(spec)
+            else ""
+        )
+        raise SourceError(f"cannot clone {_redact(spec)}: {exc.detail}{read_as}") from None
     except OSError as exc:
         raise SourceError(f"cannot write the clone cache in {settings.cache_dir}: {exc}") from None
 

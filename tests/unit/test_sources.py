@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -361,6 +362,32 @@ def test_missing_path(settings: Settings, tmp_path: Path) -> None:
         resolve(str(tmp_path / "nowhere"), None, settings, "a")
     with pytest.raises(SourceError, match=r"did you mean https://github.com/org/repo\?"):
         resolve("github.com/org/repo", None, settings, "a")
+
+
+@pytest.mark.parametrize(
+    ("spec", "note"),
+    [("nohost.invalid:org/repo.git", True), ("nohost.invalid:/srv/repo.git", True),
+     ("git@nohost.invalid:org/repo.git", False)],
+)  # fmt: skip
+def test_scp_style_addresses_are_cloned_with_or_without_a_user(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, spec: str, note: bool
+) -> None:
+    # `false` as ssh: the clone is tried and fails at once, with no network.
+    monkeypatch.setenv("GIT_SSH_COMMAND", "false")
+    spy = GitSpy(monkeypatch)
+    with pytest.raises(SourceError, match=rf"^cannot clone {re.escape(spec)}") as err:
+        resolve(spec, None, settings, "a")
+    assert "clone" in spy.subcommands()
+    assert any(spec in call for call in spy.calls)
+    assert ("read as the ssh address HOST:PATH" in str(err.value)) is note
+
+
+def test_a_drive_letter_or_a_path_with_a_colon_later_is_no_address(
+    settings: Settings, tmp_path: Path
+) -> None:
+    for spec in ("C:/models", str(tmp_path / "run:2")):
+        with pytest.raises(SourceError, match=r"^no such file or directory: "):
+            resolve(spec, None, settings, "a")
 
 
 def test_a_dot_git_that_is_not_a_repository(settings: Settings, tmp_path: Path) -> None:
