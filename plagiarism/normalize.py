@@ -929,6 +929,29 @@ class _Emitter:
                 continue
             self.generic(child)
 
+    def _chain(self, node: Node) -> None:
+        """`a + b + c`, `x and y and z`: an operator chain nests to the left, a level per
+        operator, so it is walked down that spine in a loop, not a call per level (a
+        generated 500-term sum passed Python's recursion limit). It emits what `generic`
+        would: every child in order."""
+        children = node.children
+        if not children:
+            self.generic(node)
+            return
+        kind = node.kind_id
+        first = children[0]
+        if first.kind_id != kind:  # most chains: one operator
+            self._children(node)
+            return
+        spine = [node]
+        while first.kind_id == kind and first.child_count:
+            spine.append(first)
+            first = first.children[0]
+        self.walk(first)
+        for link in reversed(spine):
+            for child in link.children[1:]:
+                self.walk(child)
+
     def _skip(self, node: Node) -> None:
         pass
 
@@ -1071,6 +1094,7 @@ _RULES: dict[str, Callable[[_Emitter, Node], None]] = {
     **dict.fromkeys(("set", "set_comprehension"), _Emitter._set),
     "subscript": _Emitter._subscript,
     "slice": _Emitter._slice,
+    **dict.fromkeys(("binary_operator", "boolean_operator"), _Emitter._chain),
     "ERROR": _Emitter._all_children,
 }
 
@@ -1164,16 +1188,24 @@ def statically_false(node: Node | None) -> bool:
     if kind == "not_operator":
         return statically_true(node.child_by_field_id(_F_ARGUMENT))
     if kind == "boolean_operator":
-        left = node.child_by_field_id(_F_LEFT)
-        right = node.child_by_field_id(_F_RIGHT)
-        op = node.child_by_field_id(_F_OPERATOR)
-        if op is not None and _text(op) == "and":
-            if statically_false(left) or statically_false(right):
+        # `a and b and c` nests to the left: its operands are read down that spine in a
+        # loop (a long generated condition passed Python's recursion limit).
+        while True:
+            left = node.child_by_field_id(_F_LEFT)
+            right = node.child_by_field_id(_F_RIGHT)
+            op = node.child_by_field_id(_F_OPERATOR)
+            if op is None or _text(op) != "and":
+                return False
+            if statically_false(right):
+                return True
+            if left is not None and left.type == "boolean_operator":
+                node = left
+                continue
+            if statically_false(left):
                 return True
             a = _comparison(left) if left is not None else None
             b = _comparison(right) if right is not None else None
-            if a and b and a[0] == b[0] and a[2] == b[2] and _NEGATED.get(a[1]) == b[1]:
-                return True
+            return bool(a and b and a[0] == b[0] and a[2] == b[2] and _NEGATED.get(a[1]) == b[1])
     return False
 
 
@@ -1414,6 +1446,41 @@ def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     return em
 
 
+_DEFINITION_KINDS = _kind_ids("function_definition", "class_definition", "decorated_definition")
+_IMPORT_KINDS = _kind_ids("import_statement", "import_from_statement", "future_import_statement")
+_SKIP_KINDS = _kind_ids(*_SKIP)
+_LEAF_RULES = {
+    kid: rule
+    for kid, rule in _RULE_OF.items()
+    if rule in (_Emitter.name, _Emitter._string, _Emitter._number, _Emitter._constant)
+}
+
+
+def _emit_flat(span: UnitSpan, scan: _Scan) -> _Emitter:
+    """A unit that nests deeper than the walk's recursion can follow, read in a loop: its
+    names, literals, keywords and operators in order, as they stand. The rules that need the
+    tree (attribute chains, unfolded assignments, dead code, docstrings) do not apply; nested
+    definitions and imports are left out as the walk leaves them."""
+    em = _Emitter(scan)
+    own = span.node
+    stack = [own]
+    while stack:
+        node = stack.pop()
+        kid = node.kind_id
+        if node is not own and (kid in _DEFINITION_KINDS or kid in _IMPORT_KINDS):
+            continue
+        if kid in _SKIP_KINDS:
+            continue
+        rule = _LEAF_RULES.get(kid)
+        if rule is not None:
+            rule(em, node)
+        elif node.child_count:
+            stack.extend(reversed(node.children))
+        else:
+            em.generic(node)
+    return em
+
+
 def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
     """Parse one file and emit the raw token stream of each of its units."""
     # The walk allocates tens of thousands of short-lived, acyclic node objects; the cyclic
@@ -1422,17 +1489,46 @@ def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warni
     gc.disable()
     try:
         return _analyze(file, side)
+    except RecursionError:
+        # Past what even the loop-read units allow (the file scan's own rules recurse on
+        # nested targets and conditions): a file written to make the comparison fail.
+        return _not_analysed(file), [
+            Warning(
+                side=side,
+                path=file.path,
+                reason="nests deeper than the analysis can follow (thousands of levels); "
+                "not compared",
+                skipped=True,
+            )
+        ]
     finally:
         if collecting:
             gc.enable()
+
+
+def _not_analysed(file: SourceFile) -> FileAnalysis:
+    return FileAnalysis(
+        path=file.path,
+        sha256=file.sha256,
+        units=(),
+        defined_attrs=frozenset(),
+        defined_names=frozenset(),
+        error_lines=(),
+        line_count=file.text.count("\n") + 1,
+    )
 
 
 def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
     parsed = parse_text(file.text, _SCAN_KINDS)
     scan = _Scan(parsed.root, parsed.source, parsed.found, file.text)
     units = []
+    flat: list[str] = []
     for span in parsed.spans:
-        em = _emit_unit(span, scan)
+        try:
+            em = _emit_unit(span, scan)
+        except RecursionError:
+            em = _emit_flat(span, scan)
+            flat.append(span.qualname)
         if not em.syms:
             continue
         units.append(
@@ -1449,6 +1545,17 @@ def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]
             )
         )
     warnings = []
+    if flat:
+        more = f" and {len(flat) - 3} more" if len(flat) > 3 else ""
+        warnings.append(
+            Warning(
+                side=side,
+                path=file.path,
+                reason=f"{', '.join(flat[:3])}{more} nest deeper than the analysis can follow: "
+                "read token by token as written, without the normalisations that need the "
+                "syntax tree",
+            )
+        )
     if parsed.error_lines:
         shown = ", ".join(str(n) for n in parsed.error_lines[:5])
         more = "" if len(parsed.error_lines) <= 5 else f" and {len(parsed.error_lines) - 5} more"

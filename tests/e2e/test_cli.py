@@ -264,6 +264,7 @@ def test_bad_files_become_warnings_not_crashes(tmp_path: Path) -> None:
             "latin.py": "# -*- coding: latin-1 -*-\nname = 'caf\xe9'\n".encode("latin-1"),
             "nb.ipynb": "{not json",
             "huge.py": "x = 1\n" * 400_000,
+            "deep.py": f"def deep(x):\n    return {'(' * 3000}x{')' * 3000}\n",
         },
     )
     (tmp_path / "b" / "leak.py").symlink_to(outside)
@@ -281,8 +282,9 @@ def test_bad_files_become_warnings_not_crashes(tmp_path: Path) -> None:
     assert reasons["huge.py"]["skipped"] and "larger than" in reasons["huge.py"]["reason"]
     assert reasons["leak.py"]["skipped"] and "outside" in reasons["leak.py"]["reason"]
     assert not reasons["broken.py"]["skipped"] and "parse" in reasons["broken.py"]["reason"]
+    assert not reasons["deep.py"]["skipped"] and "nest deeper" in reasons["deep.py"]["reason"]
     read = {f["path"] for f in data["files"]["b"]}
-    assert {"good.py", "broken.py", "latin.py"} <= read and "leak.py" not in read
+    assert {"good.py", "broken.py", "latin.py", "deep.py"} <= read and "leak.py" not in read
     assert "Warnings:" in res.stdout
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from plagiarism.fingerprint import kgram_hashes
 from plagiarism.model import SourceFile, Unit
-from plagiarism.normalize import analyze_file, normalize_number, resolve_side, token_text
+from plagiarism.normalize import LIB, analyze_file, normalize_number, resolve_side, token_text
 
 # Seed code with {slots} for every name the project defines. Library names stay literal.
 TEMPLATE = '''
@@ -411,3 +411,59 @@ def test_a_file_content_met_again_keeps_every_unit_field_but_side_and_path() -> 
         for f in dataclasses.fields(Unit):
             if f.name not in ("side", "path"):
                 assert getattr(ub, f.name) == getattr(ua, f.name), f.name
+
+
+# --- nesting past Python's recursion limit --------------------------------------------------------
+
+
+def analyse(code: str) -> tuple[dict[str, list[str]], list[str], list[bool]]:
+    analysis, warnings = analyze_file(SourceFile(path="deep.py", sha256="0", text=code), "a")
+    syms = {u.qualname: list(u.syms) for u in analysis.units}
+    return syms, [w.reason for w in warnings], [w.skipped for w in warnings]
+
+
+def test_long_operator_chains_are_read_whole_with_every_rule() -> None:
+    # A generated 2,000-term sum nests 2,000 levels deep in the tree: it stopped the whole
+    # comparison (RecursionError). Read in a loop, it gives what a short chain gives.
+    terms = 2000
+    code = (
+        "def total(x, y):\n"
+        f"    s = {' + '.join(['x'] * terms)} - y\n"
+        f"    if {' and '.join(['x'] * terms)} and False:\n"
+        "        s = 0\n"
+        "    return s\n"
+    )
+    syms, reasons, _ = analyse(code)
+    body = syms["total"]
+    assert reasons == []
+    assert body.count("+") == terms - 1 and body.count("-") == 1
+    assert "and" not in body  # the branch can never run: dropped, its long condition read
+    short = analyse("def total(x, y):\n    s = x + x - y\n    return s\n")[0]["total"]
+    assert [t for t in body if t != "+" and t != "$v"] == [
+        t for t in short if t != "+" and t != "$v"
+    ]
+
+
+def test_a_unit_nested_too_deep_is_read_token_by_token_with_a_warning() -> None:
+    code = (
+        "import torch\n\n"
+        "def deep(x):\n"
+        f"    return torch.relu({'(' * 3000}x{')' * 3000})\n\n"
+        "def fine(a, b):\n"
+        "    return torch.cat([a, b], dim=1)\n"
+    )
+    syms, reasons, skipped = analyse(code)
+    assert set(syms) == {"deep", "fine"}
+    # Names still resolve (the library alias, the placeholders); the tree's rules do not run.
+    assert LIB + "torch" in syms["deep"] and syms["deep"].count("$v") >= 2
+    assert (
+        syms["fine"] == analyse(code.split("\n\n")[0] + "\n\n" + code.split("\n\n")[2])[0]["fine"]
+    )
+    assert len(reasons) == 1 and reasons[0].startswith("deep nest deeper than the analysis")
+    assert skipped == [False]
+
+
+def test_a_file_the_scan_cannot_follow_is_skipped_with_a_warning_not_an_error() -> None:
+    syms, reasons, skipped = analyse(f"{'(' * 3000}a{')' * 3000} = 1\n")
+    assert syms == {}
+    assert skipped == [True] and "nests deeper than the analysis can follow" in reasons[0]
