@@ -12,7 +12,32 @@ fails because a checkpoint was truncated.
 
 from __future__ import annotations
 
-__all__ = ["DERIVED_WEIGHTS", "is_finding", "summary_lines"]
+import json
+from typing import Any
+
+__all__ = ["DERIVED_WEIGHTS", "MAX_JSON_DEPTH", "is_finding", "read_json", "summary_lines"]
+
+# Real tokenizer, config and safetensors files nest a handful of levels. Deeper than this is
+# a file made to break the reader: Python's own decoder, comparisons and encoders recurse.
+MAX_JSON_DEPTH = 100
+
+
+def read_json(text: str | bytes) -> Any:
+    """`json.loads` for untrusted artifact files: nesting past `MAX_JSON_DEPTH` is a
+    ValueError, as malformed JSON is, where the decoder would raise RecursionError (past
+    ~1,000 levels) or hand back values that later break a comparison or the result's JSON."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+    stack = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+        items = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    return data
 
 
 def _fmt(value: object, limit: int = 80) -> str:
@@ -84,7 +109,11 @@ def summary_lines(artifacts: dict[str, object]) -> list[str]:
                 f"{sampling.get('max_elements_per_tensor')} elements (seed {sampling.get('seed')})"
             )
     if not lines:
-        lines.append("artifacts: found on one side only, nothing compared")
+        lines.append(
+            "artifacts: unreadable, nothing compared (see the warnings)"
+            if _same_kind_on_both_sides(artifacts.get("found"))
+            else "artifacts: found on one side only, nothing compared"
+        )
     return lines
 
 
@@ -106,3 +135,17 @@ def is_finding(artifacts: dict[str, object] | None) -> bool:
         return True
     tokenizer = artifacts.get("tokenizer")
     return isinstance(tokenizer, dict) and bool(tokenizer.get("shared_special_tokens"))
+
+
+def _same_kind_on_both_sides(found: object) -> bool:
+    """Whether the `found` summary lists one kind of artifact on both sides (so that nothing
+    compared means something could not be read, not that one side had none)."""
+    if not isinstance(found, dict):
+        return False
+    kinds = []
+    for side in ("a", "b"):
+        listed = found.get(side)
+        if not isinstance(listed, dict):
+            return False
+        kinds.append({k for k in ("weights", "tokenizer", "configs") if listed.get(k)})
+    return bool(kinds[0] & kinds[1])

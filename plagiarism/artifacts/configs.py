@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from plagiarism.artifacts import read_json
 from plagiarism.artifacts.discover import CONFIG_FILES, Found
 from plagiarism.model import Warning
 
@@ -170,7 +171,7 @@ def load_configs(found: Found) -> tuple[dict[str, dict[str, object]], list[Warni
     for name in sorted(found.configs):
         path: Path = found.configs[name]
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             warnings.append(
                 Warning(found.side, found.relative(path), f"unreadable {name}: {exc}"[:300], True)

@@ -8,12 +8,12 @@ one folder that looks most like "the model" and say which in the result.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plagiarism.artifacts import read_json
 from plagiarism.errors import ArtifactError
 from plagiarism.model import Side, Warning
 
@@ -155,7 +155,7 @@ def _looks_like_model_config(path: Path) -> bool:
     try:
         if path.stat().st_size > 1_000_000:
             return False
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        data = read_json(path.read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError):
         return False
     keys = {"model_type", "architectures", "hidden_size", "d_model", "n_embd", "vocab_size"}
@@ -167,7 +167,7 @@ def _index_files(index: Path, folder: Path) -> list[Path] | None:
     try:
         if index.stat().st_size > MAX_JSON_BYTES:
             return None
-        data = json.loads(index.read_text(encoding="utf-8"))
+        data = read_json(index.read_text(encoding="utf-8"))
         weight_map = data["weight_map"]
         names = sorted({str(v) for v in weight_map.values()})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

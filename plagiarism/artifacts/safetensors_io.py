@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from plagiarism.artifacts import read_json
 from plagiarism.errors import ArtifactError
 
 log = logging.getLogger(__name__)
@@ -107,9 +108,9 @@ def read_header(path: Path, max_header_bytes: int = 100_000_000) -> Header:
     except OSError as exc:
         raise ArtifactError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path.name}: safetensors header is not valid JSON") from exc
+        header = read_json(raw.decode("utf-8"))
+    except ValueError as exc:  # undecodable, malformed, or nested to break the reader
+        raise ArtifactError(f"{path.name}: safetensors header is not valid JSON ({exc})") from exc
     if not isinstance(header, dict):
         raise ArtifactError(f"{path.name}: safetensors header is not a JSON object")
 

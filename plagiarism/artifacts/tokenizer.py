@@ -9,13 +9,13 @@ fingerprint. Files are parsed as plain JSON/text (nothing in them is executed); 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plagiarism.artifacts import read_json
 from plagiarism.artifacts.discover import SENTENCEPIECE_SUFFIX, Found, discover
 from plagiarism.model import Side, Warning
 
@@ -118,7 +118,7 @@ class TokenizerData:
 
 
 def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path.read_text(encoding="utf-8"))
 
 
 def _content(value: object) -> str | None:

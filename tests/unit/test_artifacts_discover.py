@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plagiarism.artifacts import summary_lines
+from plagiarism.artifacts import MAX_JSON_DEPTH, read_json, summary_lines
 from plagiarism.artifacts.compare import compare_artifacts
 from plagiarism.artifacts.discover import discover
 from plagiarism.artifacts.safetensors_io import write_file
@@ -128,3 +128,32 @@ def test_summary_escapes_control_characters_from_untrusted_files() -> None:
     text = "\n".join(summary_lines(artifacts))
     assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b[31mred" in text
+
+
+def test_artifacts_nested_to_break_the_reader_are_warnings(tmp_path: Path) -> None:
+    # 200,000 levels: past the JSON decoder's recursion; 150 levels: decodable, but enough
+    # to break a comparison or the result's JSON later. Neither may stop the comparison.
+    too_deep = "[" * 200_000 + "]" * 200_000
+    deep_config = '{"model_type": "x", "n": ' + '{"a": ' * 150 + "1" + "}" * 151
+    for side, tokenizer in (("a", too_deep), ("b", '{"model": ' * 150 + "1" + "}" * 150)):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "tokenizer.json").write_text(tokenizer)
+        (tmp_path / side / "config.json").write_text(deep_config)
+        header = ('{"w": ' * 150 + "1" + "}" * 150).encode()
+        (tmp_path / side / "model.safetensors").write_bytes(
+            len(header).to_bytes(8, "little") + header
+        )
+    section, warnings = compare_artifacts(tmp_path / "a", tmp_path / "b")
+    assert section is not None
+    assert section["tokenizer"] is None and section["weights"] is None
+    reasons = [w.reason for w in warnings]
+    assert sum("nested" in r and "tokenizer.json" in r for r in reasons) == 2, reasons
+    assert any("safetensors header" in r and "nested" in r for r in reasons), reasons
+    assert summary_lines(section) == ["artifacts: unreadable, nothing compared (see the warnings)"]
+
+
+def test_read_json_keeps_what_real_files_nest() -> None:
+    assert read_json('{"a": [{"b": {"c": [1, 2]}}]}') == {"a": [{"b": {"c": [1, 2]}}]}
+    assert read_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) is not None
+    with pytest.raises(ValueError, match="more than"):
+        read_json("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
