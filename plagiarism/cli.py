@@ -110,13 +110,25 @@ def _write_html(result: Result, path: Path, quiet: bool, jobs: int = 0) -> None:
         click.echo(f"wrote {len(written)} pages: {path} and the pages next to it", err=True)
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Log lines name files of untrusted repositories: written as `text.one_line` writes the
+    summary, so no file name drives the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from plagiarism.report.text import one_line
+
+        return one_line(super().format(record))
+
+
 def _fail(exc: PlagiarismError | OSError) -> NoReturn:
     """One line on stderr and exit 2: input the user can fix is never a traceback."""
     if isinstance(exc, OSError):
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
     else:
         message = str(exc)
-    click.echo(f"error: {message}", err=True)
+    from plagiarism.report.text import one_line
+
+    click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -134,7 +146,9 @@ def _finish(result: Result, top: int, quiet: bool) -> NoReturn:
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Find code copied between machine-learning repositories, even when renamed."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLineFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     ctx.default_map = ctx.default_map or _config_defaults()
     # One command per process, and its big structures (a result of 100k records, its JSON)
     # hold no cycles: cyclic collection would only walk them again and again.

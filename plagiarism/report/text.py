@@ -66,4 +66,15 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
             lines.append(f"  {side}{w.path or ''}: {w.reason}")
         if len(result.warnings) > 10:
             lines.append(f"  ... {len(result.warnings) - 10} more (see --json or --html)")
-    return "\n".join(lines)
+    return "\n".join(map(one_line, lines))
+
+
+def one_line(text: str) -> str:
+    """`text` safe for a terminal, on one line: paths, names and reasons come from untrusted
+    repositories, and a file named with an escape sequence (`\x1b]0;...`, `\x1b[2J`) or a
+    newline must not drive the reader's terminal or forge a line of the summary. Characters
+    that are not printable (controls, bidirectional and zero-width marks) are written as
+    their escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -210,6 +211,31 @@ def test_plain_folders_and_notebooks(tmp_path: Path) -> None:
     assert "explore.ipynb, cell 3, lines 6–10" in html
     assert re.search(r'<span class="ln[^"]*"[^>]*>(<b class="rb">R1</b>)?3:6</span>', html)
     assert "lib/emb.py:" in html  # a Python file keeps its line numbers
+
+
+def test_file_names_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    # Git and plain folders allow any byte but "/" in a name: a title-setting escape, a
+    # screen clear, a newline that would forge a line of the summary.
+    evil_a, evil_b = "orig\x1b[2J.py", "sus\x1b]0;pwned\x07pect\nx.py"
+    write_tree(tmp_path / "a", {evil_a: ORIGINAL})
+    write_tree(tmp_path / "b", {evil_b: DISGUISED, "bad\x1b[31m.py": "def f(:\n    pass\n"})
+    res = run("-v", "compare", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert res.returncode == 1, res.stderr
+    for stream in (res.stdout, res.stderr):
+        assert "\x1b" not in stream and "\x07" not in stream
+    assert "orig\\x1b[2J.py" in res.stdout and "pect\\nx.py" in res.stdout
+    assert "bad\\x1b[31m.py" in res.stdout  # the warning names it too
+    pair_lines = [line for line in res.stdout.splitlines() if "orig\\x1b" in line]
+    assert pair_lines and all("sus\\x1b]0;pwned\\x07pect\\nx.py" in line for line in pair_lines)
+
+
+def test_log_lines_are_written_on_one_line() -> None:
+    from plagiarism.cli import _OneLineFormatter
+
+    record = logging.LogRecord(
+        "x", logging.WARNING, "f", 1, "recomputing %s", ("a\x1b[2J\nb",), None
+    )
+    assert _OneLineFormatter("%(message)s").format(record) == "recomputing a\\x1b[2J\\nb"
 
 
 def test_unrelated_code_is_clean(tmp_path: Path) -> None:
