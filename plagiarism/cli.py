@@ -26,6 +26,8 @@ from plagiarism.progress import Timed
 if TYPE_CHECKING:
     from plagiarism.model import Result
 
+log = logging.getLogger("plagiarism.cli")
+
 EXIT_CLEAN, EXIT_FINDING, EXIT_ERROR = 0, 1, 2
 # Not 1: a crash must never read as a finding to a script or a hook.
 EXIT_INTERNAL, EXIT_INTERRUPTED = 3, 130
@@ -118,6 +120,28 @@ class _OneLineFormatter(logging.Formatter):
         from plagiarism.report.text import one_line
 
         return one_line(super().format(record))
+
+
+def _tell_config(spec_a: str, spec_b: str) -> None:
+    """Say which settings came from ./pyproject.toml: a reviewer who runs the comparison from
+    inside a repository being compared would otherwise let it choose its own threshold or
+    exclusions without a word (the result records the values, not where they came from)."""
+    values = (click.get_current_context().find_root().default_map or {}).get("compare") or {}
+    if not values:
+        return
+    shown = ", ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
+    inside = [
+        label
+        for label, spec in (("SOURCE_A (the original)", spec_a), ("SOURCE_B (the suspect)", spec_b))
+        if os.path.isdir(spec) and Path.cwd().resolve().is_relative_to(Path(spec).resolve())
+    ]
+    where = (
+        f"; this folder is inside {' and '.join(inside)}, so that repository chose them "
+        "(run from another folder to leave them out)"
+        if inside
+        else ""
+    )
+    log.warning("settings from ./pyproject.toml [tool.plagiarism]: %s%s", shown, where)
 
 
 def _fail(exc: PlagiarismError | OSError) -> NoReturn:
@@ -247,6 +271,7 @@ def compare(
             raise UsageError("give the revision of B once: either SOURCE_B@REV or --rev-b")
         flags["rev_a"] = flags.get("rev_a") or rev_a
         flags["rev_b"] = flags.get("rev_b") or rev_b
+        _tell_config(spec_a, spec_b)
         quiet = bool(flags.get("quiet"))
         settings = Settings().with_overrides(**flags)
         progress = StderrProgress(enabled=not quiet and sys.stderr.isatty())
