@@ -201,6 +201,13 @@ def main(ctx: click.Context, verbose: bool) -> None:
     type=int,
     help="Size limit of the cache: analyses and the shape store (default 4 GiB).",
 )
+@click.option(
+    "--no-gitignore",
+    "use_gitignore",
+    flag_value=False,
+    default=None,
+    help="Read files a .gitignore in a plain folder or checkout leaves out (counted otherwise).",
+)
 @click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
 @click.option(

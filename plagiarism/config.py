@@ -32,6 +32,10 @@ class Settings:
         2_000_000  # larger files are skipped with a warning (generated code, data)
     )
     max_notebook_bytes: int = 20_000_000  # notebooks carry outputs; only code cells are kept
+    # Plain folders and checkouts: what a .gitignore in the tree leaves out is not read (a
+    # virtualenv, build output), and is counted in a warning: the compared tree wrote those
+    # rules. False reads everything (a committed tree never applies them).
+    use_gitignore: bool = True
     cache_dir: Path = field(default_factory=default_cache_dir)
     # Per-file analyses are cached by content; about 49 bytes per line of source, so 4 GiB
     # holds ~80 M lines (docs/scale.md). Clones are cached regardless of these two.

@@ -272,8 +272,8 @@ def read_files(
     if not root.is_dir():
         raise SourceError(f"the folder of {source.spec} is gone: {root}")
     warnings: list[Warning] = []
-    if source.kind == "folder":
-        listed = _walk(root, side, warnings, gitignore=True)
+    if source.kind == "folder" or (not settings.use_gitignore and source.kind == "checkout"):
+        listed = _walk(root, side, warnings, gitignore=settings.use_gitignore)
     elif os.path.lexists(root / ".git"):
         try:
             listed = git.worktree_files(root)
@@ -345,8 +345,11 @@ def _gitignore_spec(lines: Iterable[str]) -> GitIgnoreSpec:
 
 
 def _walk(root: Path, side: Side, warnings: list[Warning], *, gitignore: bool) -> list[str]:
-    """Relative paths of every non-folder entry (symlinks included, never followed)."""
+    """Relative paths of every non-folder entry (symlinks included, never followed). The
+    code files that .gitignore rules leave out are counted in a warning: the tree being
+    compared wrote those rules, and must not hide code without a word."""
     out: list[str] = []
+    hidden: list[str] = []  # code files left out, and folders left out (with a "/")
     stack: list[tuple[str, _Specs]] = [("", ())]
     while stack:
         rel_dir, specs = stack.pop()
@@ -372,12 +375,59 @@ def _walk(root: Path, side: Side, warnings: list[Warning], *, gitignore: bool) -
             except OSError:
                 is_dir = False
             if specs and _ignored(rel, is_dir, specs):
+                if is_dir or os.path.splitext(rel)[1].lower() in _SUFFIXES:
+                    hidden.append(rel + "/" if is_dir else rel)
                 continue
             if is_dir:
                 stack.append((rel, specs))
             else:
                 out.append(rel)
+    if hidden:
+        note = _ignored_code(root, hidden)
+        if note:
+            warnings.append(Warning(side, None, note, skipped=True))
     return out
+
+
+# Folders a .gitignore leaves out are searched for code this far, not further: a virtualenv
+# holds tens of thousands of files, and the count only has to say that code was left out.
+_MAX_IGNORED_ENTRIES = 20_000
+
+
+def _ignored_code(root: Path, hidden: list[str]) -> str | None:
+    """The warning for the code files .gitignore rules left out, None when there are none
+    (a left-out folder without code, as `__pycache__/` or `build/` mostly are)."""
+    files = [h for h in hidden if not h.endswith("/")]
+    stack = [h.rstrip("/") for h in hidden if h.endswith("/")]
+    seen = 0
+    while stack and seen < _MAX_IGNORED_ENTRIES:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(os.path.join(root, rel_dir)) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            rel = f"{rel_dir}/{entry.name}"
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(rel)
+            elif os.path.splitext(entry.name)[1].lower() in _SUFFIXES:
+                files.append(rel)
+    if not files:
+        return None
+    files.sort()
+    count = f"{len(files)}{'+' if stack else ''}"
+    what = "Python file or notebook" if count == "1" else "Python files or notebooks"
+    shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+    return (
+        f"{count} {what} left out by the tree's .gitignore rules ({shown}); "
+        "--no-gitignore reads them"
+    )
 
 
 def _ignored(rel: str, is_dir: bool, specs: _Specs) -> bool:

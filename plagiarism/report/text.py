@@ -62,8 +62,8 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
             "their evidence is missing from this comparison):",
         ]
         for w in result.warnings[:10]:
-            side = f"{w.side.upper()} " if w.side else ""
-            lines.append(f"  {side}{w.path or ''}: {w.reason}")
+            where = " ".join(x for x in (w.side.upper() if w.side else "", w.path or "") if x)
+            lines.append(f"  {where}: {w.reason}" if where else f"  {w.reason}")
         if len(result.warnings) > 10:
             lines.append(f"  ... {len(result.warnings) - 10} more (see --json or --html)")
     return "\n".join(map(one_line, lines))

@@ -441,7 +441,25 @@ def test_plain_folder_honours_nested_gitignore(settings: Settings, tmp_path: Pat
         "pkg/keep_generated.py",
         "pkg/top_only.py",
     ]
-    assert warnings == []
+    # The tree wrote those rules: what they hide is counted, never dropped without a word.
+    (hidden,) = warnings
+    assert hidden.skipped and hidden.path is None
+    assert hidden.reason.startswith(
+        "5 Python files or notebooks left out by the tree's .gitignore rules "
+        "(build/out.py, pkg/secret.py, pkg/sub/secret.py, ...)"
+    )
+    everything = settings.with_overrides(use_gitignore=False)
+    files, warnings = read_files(src, everything, "a")
+    assert len(files) == 9 and warnings == []
+
+
+def test_ignored_folders_without_code_are_not_mentioned(settings: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    write(folder, {".gitignore": "__pycache__/\n*.log\n", "m.py": "A = 1\n",
+                   "__pycache__/m.cpython-311.pyc": "x", "run.log": "x"})  # fmt: skip
+    src = resolve(str(folder), None, settings, "a")
+    files, warnings = read_files(src, settings, "a")
+    assert paths(files) == ["m.py"] and warnings == []
 
 
 def test_include_and_exclude_globs(settings: Settings, tmp_path: Path) -> None:
@@ -482,6 +500,13 @@ def test_checkout_reads_tracked_and_untracked_but_not_ignored(
     files, warnings = read_files(src, settings, "a")
     assert paths(files) == ["tracked.py", "untracked.py"]
     assert warnings == []
+
+    everything = settings.with_overrides(use_gitignore=False)
+    assert paths(read_files(src, everything, "a")[0]) == [
+        "ignored.py",
+        "tracked.py",
+        "untracked.py",
+    ]
 
     (repo / "tracked.py").unlink()  # deleted, not yet committed: gone from what is compared
     assert read_files(src, settings, "a") == ([files[1]], [])
