@@ -72,6 +72,20 @@ _STRIPPED_ENV = frozenset(
 )
 
 
+# Git LFS commits a small text pointer in place of each file it keeps outside the repository
+# (model weights, large tokenizers, sometimes code); we never run LFS to fetch them.
+LFS_POINTER_MAX_BYTES = 1024
+_LFS_POINTER_PREFIXES = (
+    b"version https://git-lfs.github.com/spec/",
+    b"version https://hawser.github.com/spec/",  # the format's first name
+)
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """Whether a file's first bytes are a Git LFS pointer (the content is not in the repo)."""
+    return head.startswith(_LFS_POINTER_PREFIXES)
+
+
 class GitFailed(Exception):
     """A git command exited non-zero or timed out; `detail` is its most useful stderr line."""
 

@@ -535,6 +535,12 @@ def _shown(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+_LFS_POINTER = (
+    "a Git LFS pointer: the file's content is kept outside the repository and was not "
+    "fetched (`git lfs pull` in a clone fetches it; then compare that folder)"
+)
+
+
 def _read_one(
     root: Path, root_real: str, rel: str, settings: Settings, side: Side, chosen: frozenset[str]
 ) -> SourceFile | Warning:
@@ -573,6 +579,8 @@ def _read_one(
         return skip(raw)
     if b"\0" in raw[:_BINARY_PROBE]:
         return skip("binary file (NUL bytes)")
+    if len(raw) <= git.LFS_POINTER_MAX_BYTES and git.is_lfs_pointer(raw):
+        return skip(_LFS_POINTER)
     digest = hashlib.sha256(raw).hexdigest()
     if kind == "notebook":
         try:

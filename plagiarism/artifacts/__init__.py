@@ -15,7 +15,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["DERIVED_WEIGHTS", "MAX_JSON_DEPTH", "is_finding", "read_json", "summary_lines"]
+from plagiarism.git import is_lfs_pointer
+
+__all__ = [
+    "DERIVED_WEIGHTS",
+    "LFS_POINTER",
+    "MAX_JSON_DEPTH",
+    "is_finding",
+    "read_json",
+    "summary_lines",
+]
+
+LFS_POINTER = (
+    "a Git LFS pointer, not the file: it is kept outside the repository (`git lfs pull` in a "
+    "clone fetches it; then pass that folder with --model-a/--model-b)"
+)
 
 # Real tokenizer, config and safetensors files nest a handful of levels. Deeper than this is
 # a file made to break the reader: Python's own decoder, comparisons and encoders recurse.
@@ -26,6 +40,9 @@ def read_json(text: str | bytes) -> Any:
     """`json.loads` for untrusted artifact files: nesting past `MAX_JSON_DEPTH` is a
     ValueError, as malformed JSON is, where the decoder would raise RecursionError (past
     ~1,000 levels) or hand back values that later break a comparison or the result's JSON."""
+    head = text[:64].encode() if isinstance(text, str) else text[:64]
+    if is_lfs_pointer(head):
+        raise ValueError(LFS_POINTER)
     try:
         data = json.loads(text)
     except RecursionError:

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from plagiarism.artifacts import read_json
+from plagiarism.artifacts import LFS_POINTER, read_json
 from plagiarism.errors import ArtifactError
+from plagiarism.git import LFS_POINTER_MAX_BYTES, is_lfs_pointer
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ def read_header(path: Path, max_header_bytes: int = 100_000_000) -> Header:
             prefix = fh.read(8)
             if len(prefix) < 8:
                 raise ArtifactError(f"{path.name}: not a safetensors file (shorter than 8 bytes)")
+            if size <= LFS_POINTER_MAX_BYTES and is_lfs_pointer(prefix + fh.read(64)):
+                raise ArtifactError(f"{path.name}: {LFS_POINTER}")
+            fh.seek(8)
             (hlen,) = struct.unpack("<Q", prefix)
             if hlen > max_header_bytes:
                 raise ArtifactError(

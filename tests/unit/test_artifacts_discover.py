@@ -157,3 +157,20 @@ def test_read_json_keeps_what_real_files_nest() -> None:
     assert read_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) is not None
     with pytest.raises(ValueError, match="more than"):
         read_json("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
+
+
+LFS = "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 1234567\n"
+
+
+def test_git_lfs_pointers_are_named_as_such(tmp_path: Path) -> None:
+    # A model repository cloned without Git LFS holds pointers where its weights and large
+    # tokenizers should be: say so, not "header runs past the end" or "not JSON".
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        for name in ("model.safetensors", "tokenizer.json"):
+            (tmp_path / side / name).write_text(LFS.format("ab" * 32))
+    section, warnings = compare_artifacts(tmp_path / "a", tmp_path / "b")
+    assert section is not None and section["weights"] is None and section["tokenizer"] is None
+    lfs = [w for w in warnings if "Git LFS pointer" in w.reason]
+    assert {(w.side, w.path) for w in lfs} >= {("a", "tokenizer.json"), ("b", "tokenizer.json")}
+    assert any("model.safetensors" in w.reason for w in lfs), [w.reason for w in warnings]

@@ -453,6 +453,16 @@ def test_plain_folder_honours_nested_gitignore(settings: Settings, tmp_path: Pat
     assert len(files) == 9 and warnings == []
 
 
+def test_a_git_lfs_pointer_is_skipped_by_name(settings: Settings, tmp_path: Path) -> None:
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 9\n"
+    folder = tmp_path / "plain"
+    write(folder, {"model.py": pointer, "ok.py": "A = 1\n"})
+    files, warnings = read_files(resolve(str(folder), None, settings, "a"), settings, "a")
+    assert paths(files) == ["ok.py"]
+    (w,) = warnings
+    assert w.path == "model.py" and w.skipped and w.reason.startswith("a Git LFS pointer")
+
+
 def test_ignored_folders_without_code_are_not_mentioned(settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     write(folder, {".gitignore": "__pycache__/\n*.log\n", "m.py": "A = 1\n",
