@@ -137,9 +137,13 @@ def blank_magics(lines: list[str]) -> list[str]:
         return lines
     head = lines[0].strip()
     if head.startswith("%%"):
-        name = head[2:].split(maxsplit=1)[0] if head[2:].strip() else ""
-        if name not in _PYTHON_BODY_CELL_MAGICS:
-            return [""] * len(lines)  # %%bash, %%html, %%writefile...: the body is not this module
+        words = head[2:].split()
+        name = words[0] if words else ""
+        # `%%writefile train.py` saves the cell as a Python file: the body is Python the
+        # author wrote (Colab and Kaggle notebooks ship their scripts this way).
+        python_file = name in ("writefile", "file") and words[-1].lower().endswith(".py")
+        if name not in _PYTHON_BODY_CELL_MAGICS and not python_file:
+            return [""] * len(lines)  # %%bash, %%html, %%writefile x.sh...: not Python
         lines = ["", *lines[1:]]
     out: list[str] = []
     scanner = _StatementScanner()

@@ -889,7 +889,9 @@ def test_notebook_format_3_and_string_sources(settings: Settings, tmp_path: Path
         (["y = 1 + \\\n", "    %x"], [True, True]),
         (["s = '#'  # %\n", "%who"], [True, False]),
         (["np.*load*?\n", "??len\n", "what = 'is this?'"], [False, False, True]),
-        (["%%writefile helper.py\n", "def helper():\n", "    pass"], [False, False, False]),
+        # A cell saved as a Python file is Python; saved as anything else, it is not.
+        (["%%writefile -a helper.py\n", "def helper():\n", "    pass"], [False, True, True]),
+        (["%%writefile run.sh\n", "python train.py\n", "echo done"], [False, False, False]),
     ],
 )
 def test_ipython_lines_are_blanked_only_at_statement_starts(
