@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from plagiarism.align import (
     Alignment,
@@ -416,6 +417,11 @@ MIN_KEPT_NAMES = 4
 # Matched tokens per distinct k-gram above which a match is repetitive (see
 # `Settings.min_distinct_grams`): real code of any length has nearly one gram per token.
 REPETITIVE = 0.5
+# An original that units of B in this many files fall back on (beyond its one-to-one partner)
+# is a template B follows, not a source it copied: diffusers' 88 pipeline `__init__.py` all
+# fall back on one lazy-import `__init__` of transformers, house style of one organisation.
+# Split helpers and a copied function pasted twice stay within one or two files.
+TEMPLATE_FILES = 5
 
 
 class _Findings:
@@ -550,6 +556,10 @@ def build(
             extra[s.b] = s
 
     is_finding = _Findings(units_a, units_b, settings, names)
+    files_of: dict[int, set[str]] = defaultdict(set)  # A unit -> files of B it explains
+    for b, s in chain(chosen.items(), extra.items()):
+        files_of[s.a].add(units_b[b].path)
+    templates = {a for a, files in files_of.items() if len(files) >= TEMPLATE_FILES}
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
     file_of_pair: Counter[tuple[str, str]] = Counter()
@@ -562,7 +572,8 @@ def build(
     explained: dict[int, int] = {}  # b index -> tokens explained
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
-        finding = is_finding(s)
+        # The look-alikes of a template are context: only its one-to-one partner is judged.
+        finding = is_finding(s) and not (b in extra and s.a in templates)
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.

@@ -274,3 +274,40 @@ def test_among_identical_origins_elsewhere_the_first_in_a_is_shown(tmp_path: Pat
     r = compare(a, b, Settings(jobs=1, use_cache=False))
     (pair,) = [p for p in r.pairs if p.b.name == "norm_affine"]
     assert pair.a.path == "pkg/m02.py"
+
+
+TEMPLATE = """\
+import torch
+
+
+def setup_{name}(config, device):
+    table = {{key: torch.tensor(value) for key, value in config.items()}}
+    weights = torch.stack([table[k] for k in sorted(table)]).to(device)
+    scale = weights.abs().amax(dim=0, keepdim=True).clamp(min=1e-6)
+    return weights / scale, torch.log1p(scale).sum()
+"""
+
+
+def test_an_original_many_files_of_b_follow_is_a_template_not_a_source(tmp_path: Path) -> None:
+    # The same setup function in six files of B, each following one function of A (as
+    # diffusers' pipeline __init__ files all follow one lazy-import __init__ of
+    # transformers): its one-to-one partner is judged, the other five are context.
+    a = _side(tmp_path / "a", {"core/setup.py": TEMPLATE.format(name="core")})
+    b = _side(
+        tmp_path / "b",
+        {f"pipes/p{i}/setup.py": TEMPLATE.format(name=f"pipe{i}") for i in range(6)},
+    )
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    findings = [p for p in r.pairs if not p.backed_only]
+    assert len(findings) == 1 and findings[0].one_to_one
+
+
+def test_a_copy_pasted_into_two_files_is_still_two_findings(tmp_path: Path) -> None:
+    a = _side(tmp_path / "a", {"core/setup.py": TEMPLATE.format(name="core")})
+    b = _side(
+        tmp_path / "b",
+        {f"pipes/p{i}/setup.py": TEMPLATE.format(name=f"pipe{i}") for i in range(2)},
+    )
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    findings = [p for p in r.pairs if not p.backed_only]
+    assert len(findings) == 2 and sorted(p.one_to_one for p in findings) == [False, True]
