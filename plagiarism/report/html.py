@@ -510,6 +510,9 @@ def _side_renames(renames: Sequence[Rename]) -> tuple[dict[str, str], dict[str, 
 
 def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tuple[str, ...]]:
     notes: list[str] = []
+    # The rows drawn end where the stored text ends: a result read back from a file may say
+    # a unit ends at line 100,000,000 (a hostile file), which would be as many rows.
+    ends: list[int] = []
     for side, ref in (("A", pair.a), ("B", pair.b)):
         count = hl.line_count(ref.file_sha256)
         if count is None:
@@ -520,13 +523,15 @@ def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tupl
         elif ref.end_line > count:
             notes.append(
                 f"{side}'s unit ends at line {ref.end_line} but the stored text of {ref.path} "
-                f"has {count} lines; the missing lines are shown empty."
+                f"has {count} lines; the lines past its end are left out."
             )
-    a_lines = hl.unit(pair.a.file_sha256, pair.a.start_line, pair.a.end_line)
-    b_lines = hl.unit(pair.b.file_sha256, pair.b.start_line, pair.b.end_line)
+        ends.append(ref.start_line - 1 if count is None else min(ref.end_line, count))
+    a_end, b_end = ends
+    a_lines = hl.unit(pair.a.file_sha256, pair.a.start_line, a_end)
+    b_lines = hl.unit(pair.b.file_sha256, pair.b.start_line, b_end)
     ren_a, ren_b = _side_renames(pair.renames)
-    reg_a = _line_regions(pair.regions, "a", pair.a.start_line, pair.a.end_line)
-    reg_b = _line_regions(pair.regions, "b", pair.b.start_line, pair.b.end_line)
+    reg_a = _line_regions(pair.regions, "a", pair.a.start_line, a_end)
+    reg_b = _line_regions(pair.regions, "b", pair.b.start_line, b_end)
     cells_a = hl.cells.get(pair.a.file_sha256)
     cells_b = hl.cells.get(pair.b.file_sha256)
 
@@ -557,11 +562,7 @@ def _side_by_side(pair: Pair, hl: _Highlighter) -> tuple[tuple[Block, ...], tupl
             cell("b", y, b_lines, reg_b, ren_b, cells_b),
         )
         for x, y in _align(
-            pair.a.start_line,
-            pair.a.end_line,
-            pair.b.start_line,
-            pair.b.end_line,
-            _anchors(pair.regions),
+            pair.a.start_line, a_end, pair.b.start_line, b_end, _anchors(pair.regions)
         )
     ]
     return tuple(_fold(rows, cells_a, cells_b)), tuple(notes)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
+from plagiarism.artifacts import MAX_JSON_DEPTH
 from plagiarism.errors import ResultFormatError
 from plagiarism.model import (
     SCHEMA_VERSION,
@@ -140,12 +144,124 @@ def write(result: Result, path: Path) -> None:
         f.write(b"\n")
 
 
-def _region(d: dict[str, Any]) -> Region:
-    return Region(a=LineRange(**d["a"]), b=LineRange(**d["b"]), tokens=d["tokens"])
+# --- reading a result back ---------------------------------------------------------------------
+# A saved result may come from anyone (attached to a complaint, downloaded with a report): what
+# `plagiarism report` renders is checked against the model's field types first, so a wrong
+# type is a one-line error here rather than a crash deep in the rendering, and line numbers are
+# bounded, so a hostile `end_line` cannot make the report draw a billion rows.
+MAX_LINE = 100_000_000
+
+
+def _checker(hint: Any) -> Callable[[object], bool]:
+    """A fast test that a JSON value fits the field type `hint` (dataclass-typed fields are
+    built, and checked, on their own)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
+        return lambda v: True
+    if hint is int:
+        return lambda v: type(v) is int and 0 <= v <= MAX_LINE * 1000
+    if hint is float:
+        return lambda v: type(v) in (int, float)
+    if hint is bool:
+        return lambda v: type(v) is bool
+    if hint is str:
+        return lambda v: type(v) is str
+    if hint is type(None):
+        return lambda v: v is None
+    if origin is Literal:
+        return lambda v: type(v) is str and v in args
+    if origin in (typing.Union, types.UnionType):
+        tests = [_checker(a) for a in args]
+        return lambda v: any(t(v) for t in tests)
+    if origin is tuple:
+        item = _checker(args[0])
+        return lambda v: type(v) is list and all(map(item, v))
+    if origin is dict:
+        key, value = _checker(args[0]), _checker(args[1])
+        return lambda v: type(v) is dict and all(key(k) and value(x) for k, x in v.items())
+    return lambda v: True
+
+
+@cache
+def _checks(cls: type) -> tuple[tuple[str, Callable[[object], bool]], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _checker(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _typed(cls: type, d: object, where: str) -> dict[str, Any]:
+    """`d` as keyword arguments for `cls`, each present field of the right type."""
+    if type(d) is not dict:
+        raise ResultFormatError(f"malformed result: {where} is not an object")
+    for name, ok in _checks(cls):
+        if name in d and not ok(d[name]):
+            raise ResultFormatError(
+                f"malformed result: {where}.{name} is not what the schema says "
+                f"({type(d[name]).__name__})"
+            )
+    return d
+
+
+def _lines(d: dict[str, Any], where: str) -> dict[str, Any]:
+    # A region may end on a line before its start (a tile's last token can sit on an earlier
+    # line than its first): each end is bounded, not their order.
+    for key in ("start_line", "end_line"):
+        if not 1 <= d.get(key, 1) <= MAX_LINE:
+            raise ResultFormatError(f"malformed result: {where}.{key} is out of range")
+    return d
+
+
+def _depth_ok(value: object) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def _ref(d: object, where: str) -> UnitRef:
+    return UnitRef(**_lines(_typed(UnitRef, d, where), where))
+
+
+def _region(d: object, where: str) -> Region:
+    d = _typed(Region, d, where)
+    return Region(
+        a=LineRange(**_lines(_typed(LineRange, d["a"], where + ".a"), where + ".a")),
+        b=LineRange(**_lines(_typed(LineRange, d["b"], where + ".b"), where + ".b")),
+        tokens=d["tokens"],
+    )
+
+
+def _read_pair(i: int, p: object) -> Pair:
+    where = f"pairs[{i}]"
+    d = _typed(Pair, p, where)
+    return Pair(
+        a=_ref(d["a"], where + ".a"),
+        b=_ref(d["b"], where + ".b"),
+        score=d["score"],
+        matched_tokens=d["matched_tokens"],
+        regions=tuple(_region(r, where + ".regions") for r in d["regions"]),
+        renames=tuple(Rename(**_typed(Rename, r, where + ".renames")) for r in d["renames"]),
+        call_support=d.get("call_support", 0),
+        one_to_one=d.get("one_to_one", True),
+        identical=d.get("identical", False),
+        backed_only=d.get("backed_only", False),
+    )
+
+
+def _blobs(d: object) -> dict[str, str]:
+    if type(d) is not dict or not all(type(v) is str for v in d.values()):
+        raise ResultFormatError("malformed result: blobs is not an object of texts")
+    return dict(d)
 
 
 def _file_info(d: dict[str, Any]) -> FileInfo:
     # Results written before notebooks carried their cells have neither list.
+    _typed(FileInfo, d, "files")
     return FileInfo(
         **{
             **d,
@@ -162,35 +278,31 @@ def from_dict(data: dict[str, Any]) -> Result:
             f"not a plagiarism result of schema {SCHEMA_VERSION} (found schema {found!r})"
         )
     try:
-        pairs = tuple(
-            Pair(
-                a=UnitRef(**p["a"]),
-                b=UnitRef(**p["b"]),
-                score=p["score"],
-                matched_tokens=p["matched_tokens"],
-                regions=tuple(_region(r) for r in p["regions"]),
-                renames=tuple(Rename(**r) for r in p["renames"]),
-                call_support=p.get("call_support", 0),
-                one_to_one=p.get("one_to_one", True),
-                identical=p.get("identical", False),
-                backed_only=p.get("backed_only", False),
-            )
-            for p in data["pairs"]
-        )
+        pairs = tuple(_read_pair(i, p) for i, p in enumerate(data["pairs"]))
+        artifacts, settings = data.get("artifacts"), data["settings"]
+        if not (artifacts is None or (type(artifacts) is dict and _depth_ok(artifacts))):
+            raise ResultFormatError("malformed result: artifacts is not a bounded JSON object")
+        if not (type(settings) is dict and _depth_ok(settings)):
+            raise ResultFormatError("malformed result: settings is not a bounded JSON object")
+        version = data["tool"]["version"]
+        if type(version) is not str:
+            raise ResultFormatError("malformed result: tool.version is not text")
         return Result(
-            tool_version=data["tool"]["version"],
-            settings=data["settings"],
-            source_a=Source(**data["sources"]["a"]),
-            source_b=Source(**data["sources"]["b"]),
-            summary=Summary(**data["summary"]),
+            tool_version=version,
+            settings=settings,
+            source_a=Source(**_typed(Source, data["sources"]["a"], "sources.a")),
+            source_b=Source(**_typed(Source, data["sources"]["b"], "sources.b")),
+            summary=Summary(**_typed(Summary, data["summary"], "summary")),
             pairs=pairs,
-            file_pairs=tuple(FilePair(**fp) for fp in data["file_pairs"]),
-            renames=tuple(Rename(**r) for r in data["renames"]),
+            file_pairs=tuple(
+                FilePair(**_typed(FilePair, fp, "file_pairs")) for fp in data["file_pairs"]
+            ),
+            renames=tuple(Rename(**_typed(Rename, r, "renames")) for r in data["renames"]),
             files_a=tuple(_file_info(f) for f in data["files"]["a"]),
             files_b=tuple(_file_info(f) for f in data["files"]["b"]),
-            warnings=tuple(Warning(**w) for w in data["warnings"]),
-            blobs=dict(data.get("blobs") or {}),
-            artifacts=data.get("artifacts"),
+            warnings=tuple(Warning(**_typed(Warning, w, "warnings")) for w in data["warnings"]),
+            blobs=_blobs(data.get("blobs") or {}),
+            artifacts=artifacts,
             finding=bool(data.get("finding", False)),
         )
     except (KeyError, TypeError) as exc:
@@ -204,4 +316,6 @@ def read(path: Path) -> Result:
         raise ResultFormatError(f"no such file: {path}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultFormatError(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ResultFormatError(f"{path} is nested too deeply to be a result") from None
     return from_dict(data)

@@ -6,7 +6,10 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from plagiarism import Settings, compare
+from plagiarism.errors import ResultFormatError
 from plagiarism.report import json_format
 from tests.conftest import CORPORA
 
@@ -34,3 +37,38 @@ def test_a_text_with_lone_surrogates_survives(tmp_path: Path) -> None:
     out = tmp_path / "odd.json"
     json_format.write(odd, out)
     assert json_format.read(out).blobs[key].endswith("\udcff")
+
+
+# A saved result may come from anyone: what `plagiarism report` reads back is checked first.
+def _tampered(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    data = json_format.to_dict(_result(tmp_path))
+    change(data)
+    out = tmp_path / "tampered.json"
+    out.write_text(json.dumps(data))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["pairs"][0]["a"].update(start_line="12"), r"pairs\[0\]\.a\.start_line"),
+        (lambda d: d["pairs"][0]["b"].update(end_line=0), r"pairs\[0\]\.b\.end_line"),
+        (lambda d: d["pairs"][0].update(score=None), r"pairs\[0\]\.score"),
+        (lambda d: d["pairs"][0]["regions"][0]["a"].update(end_line=-3), r"regions\.a\.end_line"),
+        (lambda d: d["warnings"].append({"side": "c", "path": None, "reason": "x"}), "warnings"),
+        (lambda d: d["files"]["b"][0].update(cell_starts=["1"]), r"files\.cell_starts"),
+        (lambda d: d.update(blobs={"x": 3}), "blobs"),
+        (lambda d: d.update(artifacts={"x": json.loads("[" * 150 + "]" * 150)}), "artifacts"),
+        (lambda d: d["summary"].update(similarity="high"), r"summary\.similarity"),
+    ],
+)
+def test_a_tampered_result_is_a_one_line_error(tmp_path: Path, change, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ResultFormatError, match=message):
+        json_format.read(_tampered(tmp_path, change))
+
+
+def test_a_result_nested_past_the_decoder_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    out = tmp_path / "deep.json"
+    out.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ResultFormatError, match="nested too deeply"):
+        json_format.read(out)

@@ -819,3 +819,17 @@ def test_further_pages_written_by_workers_are_the_same(tmp_path: Path) -> None:
     assert [p.name for p in here] == [p.name for p in there] and len(here) == 9
     for a, b in zip(here, there, strict=True):
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_unit_said_to_end_past_its_text_draws_only_the_text(tmp_path: Path) -> None:
+    # A result read back from a file may claim a unit ends at line 100,000,000: as many rows
+    # would never finish. The rows end with the stored text, and the page says so.
+    result = hostile_result()
+    pair = result.pairs[0]
+    result = replace(result, pairs=(replace(pair, b=replace(pair.b, end_line=10**8)),))
+    out = tmp_path / "r.html"
+    write_html(result, out)
+    section = parse(out).find("section", id="pair-1")
+    notes = [p.text() for p in section.find_all("p", cls="warn")]
+    assert any("ends at line 100000000" in n and "left out" in n for n in notes), notes
+    assert len(section.find_all("div", cls="row")) < 100
