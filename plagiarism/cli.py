@@ -133,7 +133,8 @@ def _tell_config(spec_a: str, spec_b: str) -> None:
     inside = [
         label
         for label, spec in (("SOURCE_A (the original)", spec_a), ("SOURCE_B (the suspect)", spec_b))
-        if os.path.isdir(spec) and Path.cwd().resolve().is_relative_to(Path(spec).resolve())
+        if Path(spec).expanduser().is_dir()
+        and Path.cwd().resolve().is_relative_to(Path(spec).expanduser().resolve())
     ]
     where = (
         f"; this folder is inside {' and '.join(inside)}, so that repository chose them "

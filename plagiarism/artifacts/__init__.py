@@ -22,6 +22,7 @@ __all__ = [
     "LFS_POINTER",
     "MAX_JSON_DEPTH",
     "is_finding",
+    "nested_within",
     "read_json",
     "summary_lines",
 ]
@@ -47,14 +48,21 @@ def read_json(text: str | bytes) -> Any:
         data = json.loads(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply to read") from None
-    stack = [(data, 1)] if isinstance(data, dict | list) else []
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
-        items = value.values() if isinstance(value, dict) else value
-        stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    if not nested_within(data):
+        raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
     return data
+
+
+def nested_within(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether decoded JSON nests at most `limit` levels (read in a loop, not a recursion)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        items = item.values() if isinstance(item, dict) else item
+        stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    return True
 
 
 def _fmt(value: object, limit: int = 80) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import orjson
 
-from plagiarism.artifacts import MAX_JSON_DEPTH
+from plagiarism.artifacts import nested_within
 from plagiarism.errors import ResultFormatError
 from plagiarism.model import (
     SCHEMA_VERSION,
@@ -210,19 +210,6 @@ def _lines(d: dict[str, Any], where: str) -> dict[str, Any]:
     return d
 
 
-def _depth_ok(value: object) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return True
-
-
 def _ref(d: object, where: str) -> UnitRef:
     return UnitRef(**_lines(_typed(UnitRef, d, where), where))
 
@@ -280,9 +267,9 @@ def from_dict(data: dict[str, Any]) -> Result:
     try:
         pairs = tuple(_read_pair(i, p) for i, p in enumerate(data["pairs"]))
         artifacts, settings = data.get("artifacts"), data["settings"]
-        if not (artifacts is None or (type(artifacts) is dict and _depth_ok(artifacts))):
+        if not (artifacts is None or (type(artifacts) is dict and nested_within(artifacts))):
             raise ResultFormatError("malformed result: artifacts is not a bounded JSON object")
-        if not (type(settings) is dict and _depth_ok(settings)):
+        if not (type(settings) is dict and nested_within(settings)):
             raise ResultFormatError("malformed result: settings is not a bounded JSON object")
         version = data["tool"]["version"]
         if type(version) is not str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from plagiarism import Settings, compare
+from plagiarism.model import Pair
 
 BRANCHES = """\
 import torch
@@ -288,26 +289,25 @@ def setup_{name}(config, device):
 """
 
 
+def _template_findings(tmp_path: Path, copies: int) -> list[Pair]:
+    """Findings when B holds `copies` files that each follow one function of A."""
+    a = _side(tmp_path / "a", {"core/setup.py": TEMPLATE.format(name="core")})
+    b = _side(
+        tmp_path / "b",
+        {f"pipes/p{i}/setup.py": TEMPLATE.format(name=f"pipe{i}") for i in range(copies)},
+    )
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    return [p for p in r.pairs if not p.backed_only]
+
+
 def test_an_original_many_files_of_b_follow_is_a_template_not_a_source(tmp_path: Path) -> None:
     # The same setup function in six files of B, each following one function of A (as
     # diffusers' pipeline __init__ files all follow one lazy-import __init__ of
     # transformers): its one-to-one partner is judged, the other five are context.
-    a = _side(tmp_path / "a", {"core/setup.py": TEMPLATE.format(name="core")})
-    b = _side(
-        tmp_path / "b",
-        {f"pipes/p{i}/setup.py": TEMPLATE.format(name=f"pipe{i}") for i in range(6)},
-    )
-    r = compare(a, b, Settings(jobs=1, use_cache=False))
-    findings = [p for p in r.pairs if not p.backed_only]
+    findings = _template_findings(tmp_path, 6)
     assert len(findings) == 1 and findings[0].one_to_one
 
 
 def test_a_copy_pasted_into_two_files_is_still_two_findings(tmp_path: Path) -> None:
-    a = _side(tmp_path / "a", {"core/setup.py": TEMPLATE.format(name="core")})
-    b = _side(
-        tmp_path / "b",
-        {f"pipes/p{i}/setup.py": TEMPLATE.format(name=f"pipe{i}") for i in range(2)},
-    )
-    r = compare(a, b, Settings(jobs=1, use_cache=False))
-    findings = [p for p in r.pairs if not p.backed_only]
+    findings = _template_findings(tmp_path, 2)
     assert len(findings) == 2 and sorted(p.one_to_one for p in findings) == [False, True]
