@@ -53,13 +53,15 @@ ARTIFACT_LIST_LIMIT = 200
 
 _MARKER = "plagiarism-report"
 
-# Characters that change how code looks without being visible (Trojan Source, CVE-2021-42574):
-# a reviewer must see them, so they are shown as a visible `U+XXXX` mark.
+# Characters that change how code looks without being visible (Trojan Source, CVE-2021-42574),
+# and control characters (an escape sequence in a file name, a form feed in code), which a
+# browser draws as nothing: a reviewer must see them, so they are shown as a `U+XXXX` mark.
+# Tabs and line ends are layout.
 _INVISIBLE = frozenset(
     "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2066\u2067\u2068\u2069\ufeff"
-)
-_INVISIBLE_RE = re.compile("[" + "".join(sorted(_INVISIBLE)) + "]")
+) | frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\r")
+_INVISIBLE_RE = re.compile("[" + re.escape("".join(sorted(_INVISIBLE))) + "]")
 
 # Coarse token classes: a few accessible colours read better than a full theme.
 # What each capture of `_HIGHLIGHT` paints, by precedence: of two captures of one node, the

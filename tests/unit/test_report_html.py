@@ -833,3 +833,18 @@ def test_a_unit_said_to_end_past_its_text_draws_only_the_text(tmp_path: Path) ->
     notes = [p.text() for p in section.find_all("p", cls="warn")]
     assert any("ends at line 100000000" in n and "left out" in n for n in notes), notes
     assert len(section.find_all("div", cls="row")) < 100
+
+
+def test_control_characters_are_shown_as_marks(tmp_path: Path) -> None:
+    # A browser draws an escape or a form feed as nothing; the terminal summary writes them as
+    # escapes, the page as marks, in file names and in code.
+    result = hostile_result()
+    pair = result.pairs[0]
+    text = SUSPECT.replace("        banner = ", "        banner = '\x0c' or ")
+    b = replace(pair.b, file_sha256=sha(text), path="pkg/sus\x1b]0;x\x07.py")
+    result = replace(result, pairs=(replace(pair, b=b),), blobs={**result.blobs, sha(text): text})
+    out = tmp_path / "r.html"
+    write_html(result, out)
+    marks = [s.text() for s in parse(out).find_all("span", cls="ctl")]
+    assert {"U+001B", "U+0007", "U+000C"} <= set(marks)
+    assert "\x1b" not in out.read_text(encoding="utf-8")
