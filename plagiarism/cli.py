@@ -129,7 +129,11 @@ def _tell_config(spec_a: str, spec_b: str) -> None:
     values = (click.get_current_context().find_root().default_map or {}).get("compare") or {}
     if not values:
         return
-    shown = ", ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
+    flag_of = {
+        param.name: next((o[2:] for o in getattr(param, "opts", ()) if o.startswith("--")), None)
+        for param in compare.params
+    }
+    shown = ", ".join(f"{flag_of.get(k) or k}={v!r}" for k, v in sorted(values.items()))
     inside = [
         label
         for label, spec in (("SOURCE_A (the original)", spec_a), ("SOURCE_B (the suspect)", spec_b))

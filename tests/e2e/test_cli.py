@@ -332,7 +332,7 @@ def test_config_file_keys_are_the_flag_names(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["settings"]["pair_threshold"] == 1.0
     assert all(p["score"] == 1.0 or p["backed_only"] for p in data["pairs"]), res.stdout
-    assert "settings from ./pyproject.toml [tool.plagiarism]: pair_threshold=1.0" in res.stderr
+    assert "settings from ./pyproject.toml [tool.plagiarism]: threshold=1.0" in res.stderr
     assert "inside" not in res.stderr
     # Run from inside the suspect, its own pyproject.toml would choose the threshold: said.
     (tmp_path / "b" / "pyproject.toml").write_text("[tool.plagiarism]\nthreshold = 0.99\n")
