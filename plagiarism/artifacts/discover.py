@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plagiarism.artifacts import read_json
+from plagiarism.artifacts import LFS_POINTER, read_json
 from plagiarism.errors import ArtifactError
 from plagiarism.model import Side, Warning
 
@@ -150,13 +151,20 @@ def _walk(root: Path, side: Side, warnings: list[Warning]) -> dict[Path, _Folder
     return folders
 
 
-def _looks_like_model_config(path: Path) -> bool:
-    """config.json is a common name; only count it when it reads like a model config."""
+def _looks_like_model_config(
+    path: Path, side: Side, rel: Callable[[Path], str], warnings: list[Warning]
+) -> bool:
+    """config.json is a common name; only count it when it reads like a model config. One
+    that is a Git LFS pointer is a model's, not fetched: that is said."""
     try:
         if path.stat().st_size > 1_000_000:
             return False
         data = read_json(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError):
+    except ValueError as exc:
+        if str(exc) == LFS_POINTER:
+            warnings.append(Warning(side, rel(path), f"config.json: {exc}", skipped=True))
+        return False
+    except OSError:
         return False
     keys = {"model_type", "architectures", "hidden_size", "d_model", "n_embd", "vocab_size"}
     return isinstance(data, dict) and bool(keys & set(data))
@@ -244,7 +252,7 @@ def discover(root: Path, side: Side) -> tuple[Found, list[Warning]]:
                 found = {
                     n: p
                     for n, p in found.items()
-                    if n != "config.json" or _looks_like_model_config(p)
+                    if n != "config.json" or _looks_like_model_config(p, side, rel, warnings)
                 }
             if found:
                 # A folder with the JSON/text files beats one with only a stray *.model file.

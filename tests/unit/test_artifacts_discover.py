@@ -167,10 +167,11 @@ def test_git_lfs_pointers_are_named_as_such(tmp_path: Path) -> None:
     # tokenizers should be: say so, not "header runs past the end" or "not JSON".
     for side in ("a", "b"):
         (tmp_path / side).mkdir()
-        for name in ("model.safetensors", "tokenizer.json"):
+        for name in ("model.safetensors", "tokenizer.json", "config.json"):
             (tmp_path / side / name).write_text(LFS.format("ab" * 32))
     section, warnings = compare_artifacts(tmp_path / "a", tmp_path / "b")
     assert section is not None and section["weights"] is None and section["tokenizer"] is None
     lfs = [w for w in warnings if "Git LFS pointer" in w.reason]
     assert {(w.side, w.path) for w in lfs} >= {("a", "tokenizer.json"), ("b", "tokenizer.json")}
     assert any("model.safetensors" in w.reason for w in lfs), [w.reason for w in warnings]
+    assert {(w.side, w.path) for w in lfs} >= {("a", "config.json"), ("b", "config.json")}
