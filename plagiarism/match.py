@@ -58,6 +58,9 @@ class Scored:
     b: int
     alignment: Alignment
     context: bool = False  # scored on context tiles: may be shown, never a finding
+    # B's unit is house style: code both sides write again and again (see
+    # `pipeline.house_style`); it may be shown, never a finding.
+    house_style: bool = False
 
 
 def unit_ref(unit: Unit) -> UnitRef:
@@ -573,7 +576,7 @@ def build(
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
         # The look-alikes of a template are context: only its one-to-one partner is judged.
-        finding = is_finding(s) and not (b in extra and s.a in templates)
+        finding = is_finding(s) and not (b in extra and s.a in templates) and not s.house_style
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.

@@ -35,7 +35,7 @@ from plagiarism.fingerprint import (
     decode_print,
     fingerprint_batch,
 )
-from plagiarism.match import Scored, build
+from plagiarism.match import TEMPLATE_FILES, Scored, build
 from plagiarism.model import (
     FileInfo,
     Result,
@@ -66,6 +66,12 @@ STOP_GRAM_SHARE = 0.01
 # A unit of B is a candidate of a unit of A through the inverted index when at least this
 # share of its distinct k-grams occur there (split helpers have ~1.0, idioms far less).
 MIN_CONTAINMENT = 0.3
+# Share of a unit's k-grams (idioms aside) that another unit holds for the two to count as
+# copies of one template (see `house_style`). 0.35: templates differ in their tables and names
+# (each lazy-import __init__ lists its own modules), so their shared grams are few; 0.5 left
+# 24 of diffusers' 35 __init__ findings, 0.7 left 34; at 0.35 every distinctive copy of
+# transformers in diffusers stays a finding, and timm -> diffusers keeps its one real copy.
+NEAR_DUPLICATE = 0.35
 # The shape store's share of --cache-max-bytes; the per-file analyses have the rest.
 SHAPE_STORE_SHARE = 0.25
 # Cache writes set aside to a worker travel in parts of about this many bytes.
@@ -538,6 +544,7 @@ def score_candidates(
     # B shape -> the A shape whose look-alikes the cap cut (at most one: the last added).
     cut: dict[str, str] = {}
     needed: dict[tuple[str, str], tuple[int, int]] = {}  # shape pair -> a unit and a b unit
+    crowded: list[str] = []  # B shapes with no twin in A and many near-duplicates there
     for shape, b_index in shapes_b.items():
         if shape in twins:
             if len(twins[shape]) > cap:
@@ -547,7 +554,10 @@ def score_candidates(
             needed.setdefault((shape, shape), (partners[0], b_index))
         else:
             partners = []
-            for prop in index.query(prints_b[shape]):
+            props = index.query(prints_b[shape])
+            if sum(p.containment >= NEAR_DUPLICATE for p in props) >= TEMPLATE_FILES:
+                crowded.append(shape)
+            for prop in props:
                 shape_a = units_a[representatives[prop.a]].content_hash
                 partners.extend(twins[shape_a])
                 if len(partners) >= cap:
@@ -559,6 +569,7 @@ def score_candidates(
                 needed.setdefault((units_a[a_index].content_hash, shape), (a_index, b_index))
         proposals[shape] = partners
         progress.advance()
+    house = house_style(crowded, lookups, prints_b, units_b, settings) if crowded else frozenset()
     progress.stage("aligning", total=len(needed))
     aligned = shapes.alignments([(units_a[i], units_b[j]) for i, j in needed.values()])
     alignments = dict(zip(needed, aligned, strict=True))
@@ -592,10 +603,51 @@ def score_candidates(
                 partners = partners + [
                     i for i in twins[cut_shape] if units_a[i].path == ub.path and i not in kept
                 ]
+        styled = twins_here is None and ub.content_hash in house
         for a_index in partners:
             key = (units_a[a_index].content_hash, ub.content_hash)
-            scored.append(Scored(a=a_index, b=b_index, alignment=alignments[key]))
+            # At its own path the code is the fork's own, changed: never house style.
+            style = styled and units_a[a_index].path != ub.path
+            scored.append(
+                Scored(a=a_index, b=b_index, alignment=alignments[key], house_style=style)
+            )
     return scored, len(needed)
+
+
+def house_style(
+    crowded: Sequence[str],
+    lookups: Sequence[str],
+    prints_b: Mapping[str, UnitPrint],
+    units_b: Sequence[Unit],
+    settings: Settings,
+) -> frozenset[str]:
+    """The shapes of `crowded` (B's code with no twin in A, but near-duplicates of it in
+    `TEMPLATE_FILES` or more shapes of A) that B also writes again, near-duplicated in that
+    many of its files: house style both projects repeat (the lazy-import `__init__.py` of
+    every Hugging Face library), not code one took from the other. A copy stands alone in
+    the suspect. Only B's shapes without a twin in A are indexed: a template B also shares
+    verbatim with A counts fewer files here, never more."""
+    order = list(lookups)
+    index = LocalIndex(
+        [dataclasses.replace(prints_b[h], index=i) for i, h in enumerate(order)],
+        num_perm=settings.num_perm,
+        lsh_threshold=settings.lsh_threshold,
+        min_containment=MIN_CONTAINMENT,
+        max_per_unit=settings.max_candidates_per_unit,
+        max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(order))),
+    )
+    files: dict[str, set[str]] = {}
+    for u in units_b:
+        files.setdefault(u.content_hash, set()).add(u.path)
+    out = set()
+    for shape in crowded:
+        seen: set[str] = set()
+        for prop in index.query(prints_b[shape]):
+            if prop.containment >= NEAR_DUPLICATE:
+                seen |= files[order[prop.a]]
+        if len(seen) >= TEMPLATE_FILES:
+            out.add(shape)
+    return frozenset(out)
 
 
 def resolve_units(a: SideData, b: SideData) -> tuple[list[Unit], list[Unit], list[Warning]]:

@@ -311,3 +311,59 @@ def test_an_original_many_files_of_b_follow_is_a_template_not_a_source(tmp_path:
 def test_a_copy_pasted_into_two_files_is_still_two_findings(tmp_path: Path) -> None:
     findings = _template_findings(tmp_path, 2)
     assert len(findings) == 2 and sorted(p.one_to_one for p in findings) == [False, True]
+
+
+HOUSE = """\
+import torch
+from ...utils import OptionalDependencyNotAvailable, is_torch_available, lazy_module
+
+_structure = {{"config_{name}": ["{Name}Config"]}}
+try:
+    if not is_torch_available():
+        raise OptionalDependencyNotAvailable()
+except OptionalDependencyNotAvailable:
+    pass
+else:
+{entries}
+module = lazy_module(__name__, _structure, torch.device("cpu"))
+"""
+
+DISTINCT = """\
+import torch
+
+
+def rescale_{name}(hidden, gamma, beta, steps=12, floor=1e-5):
+    mean = hidden.mean(dim=-1, keepdim=True)
+    spread = hidden.var(dim=-1, keepdim=True, unbiased=False).clamp(min=floor)
+    hidden = (hidden - mean) * torch.rsqrt(spread) * gamma + beta
+    for _ in range(steps):
+        hidden = torch.nn.functional.gelu(hidden) * 0.5 + hidden.roll(1, dims=-1) * 0.25
+    return hidden.flatten(1).softmax(dim=-1)
+"""
+
+
+def _house(name: str, entries: int) -> str:
+    """One package's lazy-import module: the same template, its own table of `entries`."""
+    lines = "\n".join(
+        f'    _structure["part{k}_{name}"] = ["{name.title()}Part{k}"]' for k in range(entries)
+    )
+    return HOUSE.format(name=name, Name=name.title(), entries=lines)
+
+
+def test_house_style_both_projects_repeat_is_not_a_finding(tmp_path: Path) -> None:
+    # Both write the same lazy-import module in many packages (as every Hugging Face library
+    # does), each with its own table: house style, not a copy. The distinctive function B
+    # took stays a finding.
+    a = _side(
+        tmp_path / "a",
+        {**{f"models/m{i}/__init__.py": _house(f"m{i}", i + 1) for i in range(8)},
+         "ops/norm.py": DISTINCT.format(name="a")},
+    )  # fmt: skip
+    b = _side(
+        tmp_path / "b",
+        {**{f"pipes/p{i}/__init__.py": _house(f"p{i}", i + 9) for i in range(8)},
+         "layers/scale.py": DISTINCT.format(name="b")},
+    )  # fmt: skip
+    r = compare(a, b, Settings(jobs=1, use_cache=False))
+    findings = [p for p in r.pairs if not p.backed_only]
+    assert [p.b.path for p in findings] == ["layers/scale.py"]
