@@ -216,6 +216,12 @@ def main(ctx: click.Context, verbose: bool) -> None:
 @click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
 @click.option(
+    "--max-clone-size",
+    "max_clone_bytes",
+    type=int,
+    help="Stop a git clone past this many bytes on disk (default 20 GiB).",
+)
+@click.option(
     "--max-file-size",
     "max_file_bytes",
     type=int,

@@ -41,6 +41,8 @@ class Settings:
     # holds ~80 M lines (docs/scale.md). Clones are cached regardless of these two.
     use_cache: bool = True
     cache_max_bytes: int = 4 << 30
+    # A clone is stopped past this size on disk (full history: transformers is ~1.5 GB).
+    max_clone_bytes: int = 20 << 30
     rev_a: str | None = None
     rev_b: str | None = None
 
@@ -142,6 +144,8 @@ class Settings:
             raise UsageError("--max-file-size must be positive")
         if self.cache_max_bytes <= 0:
             raise UsageError("--cache-max-bytes must be positive")
+        if self.max_clone_bytes <= 0:
+            raise UsageError("--max-clone-size must be positive")
         if self.jobs < 0:
             raise UsageError("--jobs must be 0 (all cores) or more")
 
@@ -156,7 +160,14 @@ class Settings:
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("cache_dir", "quiet", "jobs", "use_cache", "cache_max_bytes"):
+            if f.name in (
+                "cache_dir",
+                "quiet",
+                "jobs",
+                "use_cache",
+                "cache_max_bytes",
+                "max_clone_bytes",
+            ):
                 continue
             if isinstance(value, tuple):
                 value = [list(v) if isinstance(v, tuple) else v for v in value]

@@ -10,6 +10,7 @@ what we read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
@@ -154,8 +155,11 @@ def run(
     timeout: float = LOCAL_TIMEOUT,
     config: Sequence[str] = (),
     check: bool = True,
+    watch: Callable[[], str | None] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run git with the safety switches on; raise GitFailed on failure when `check`."""
+    """Run git with the safety switches on; raise GitFailed on failure when `check`. `watch`
+    is asked every half second while git runs, and once after: a reason to stop it (a clone
+    past its size cap) ends the run as a failure with that reason."""
     cmd = [git_executable()]
     for item in (*_SAFE_CONFIG, *config):
         cmd += ["-c", item]
@@ -172,15 +176,31 @@ def run(
         )
     except OSError as exc:
         raise SourceError(f"cannot run git: {exc.strerror or exc}") from exc
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        raise GitFailed(args, f"timed out after {timeout:g} s") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        wait = min(left, _WATCH_EVERY) if watch else left
+        try:
+            out, err = proc.communicate(timeout=max(0.0, wait))
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                _kill_group(proc)
+                raise GitFailed(args, f"timed out after {timeout:g} s") from None
+            stop = watch() if watch else None
+            if stop is not None:
+                _kill_group(proc)
+                raise GitFailed(args, stop) from None
+    stop = watch() if watch else None
+    if stop is not None:
+        raise GitFailed(args, stop)
     result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     if check and proc.returncode != 0:
         raise GitFailed(args, last_meaningful_line(err.decode("utf-8", "replace")))
     return result
+
+
+_WATCH_EVERY = 0.5  # seconds between two looks at a running clone
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -301,10 +321,12 @@ def clone_path(cache_dir: Path, url: str) -> Path:
     return cache_dir / "clones" / f"{cache_key(url)}.git"
 
 
-def ensure_clone(url: str, cache_dir: Path) -> tuple[Path, bool]:
+def ensure_clone(url: str, cache_dir: Path, max_bytes: int | None = None) -> tuple[Path, bool]:
     """The cached clone of `url` (a bare git dir with `origin/*` branches), and whether it is new.
 
-    Full history on purpose: provenance features walk it later.
+    Full history on purpose: provenance features walk it later. A clone that grows past
+    `max_bytes` on disk is stopped and removed: a repository (or a hostile server) can hold
+    more history than the disk.
     """
     dest = clone_path(cache_dir, url)
     if (dest / "HEAD").is_file():
@@ -317,6 +339,7 @@ def ensure_clone(url: str, cache_dir: Path) -> tuple[Path, bool]:
         run(
             ["clone", "--no-checkout", "--no-recurse-submodules", "--quiet", "--", url, str(work)],
             timeout=NETWORK_TIMEOUT,
+            watch=None if max_bytes is None else functools.partial(_too_big, tmp, max_bytes),
         )
         gitdir = work / ".git"
         run([f"--git-dir={gitdir}", "config", "core.bare", "true"])
@@ -330,6 +353,22 @@ def ensure_clone(url: str, cache_dir: Path) -> tuple[Path, bool]:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("cloned %s into %s", url, dest)
     return dest, True
+
+
+def _too_big(folder: Path, max_bytes: int) -> str | None:
+    size = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                size += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue  # git renames its temporary packs as it goes
+    if size <= max_bytes:
+        return None
+    return (
+        f"the clone passed {size / 2**20:,.0f} MiB, over the {max_bytes / 2**20:,.0f} MiB limit "
+        "(--max-clone-size); a local checkout of the revision avoids cloning its history"
+    )
 
 
 def fetch(gitdir: Path) -> None:

@@ -164,7 +164,7 @@ def _checkout_at(spec: str, root: Path, rev: str, settings: Settings) -> Source:
 
 def _clone(url: str, spec: str, settings: Settings) -> tuple[Path, bool]:
     try:
-        return git.ensure_clone(url, settings.cache_dir)
+        return git.ensure_clone(url, settings.cache_dir, settings.max_clone_bytes)
     except git.GitFailed as exc:
         # A local path with a colon in its first part reads as `host:path` too, as git reads
         # it: whoever meant a folder learns why a clone was tried.

@@ -382,6 +382,26 @@ def test_scp_style_addresses_are_cloned_with_or_without_a_user(
     assert ("read as the ssh address HOST:PATH" in str(err.value)) is note
 
 
+def test_a_clone_past_its_size_cap_is_stopped_and_removed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    repo = tmp_path / "heavy"
+    repo.mkdir()
+    g(repo, "init", "-q")
+    write(repo, {"model.py": "W = 1\n"})
+    (repo / "weights.bin").write_bytes(os.urandom(3 << 20))  # history git cannot compress
+    commit_all(repo, "weights in history")
+    capped = settings.with_overrides(max_clone_bytes=1 << 20)
+    with pytest.raises(
+        SourceError, match=r"^cannot clone .*over the 1 MiB limit \(--max-clone-size\)"
+    ):
+        resolve(f"file://{repo}", None, capped, "a")
+    clones = capped.cache_dir / "clones"
+    assert not clones.exists() or not [p for p in clones.rglob("*") if p.is_file()]
+    src = resolve(f"file://{repo}", None, settings, "a")  # the default cap lets it through
+    assert paths(read_files(src, settings, "a")[0]) == ["model.py"]
+
+
 def test_a_drive_letter_or_a_path_with_a_colon_later_is_no_address(
     settings: Settings, tmp_path: Path
 ) -> None:
