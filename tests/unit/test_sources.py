@@ -64,6 +64,14 @@ def g(cwd: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
+def git_repo(repo: Path, files: dict[str, str]) -> Path:
+    """A new repository holding `files`, not yet committed."""
+    repo.mkdir()
+    g(repo, "init", "-q")
+    write(repo, files)
+    return repo
+
+
 def commit_all(repo: Path, message: str) -> str:
     g(repo, "add", "-A")
     g(repo, "commit", "-q", "-m", message)
@@ -385,10 +393,7 @@ def test_scp_style_addresses_are_cloned_with_or_without_a_user(
 def test_a_clone_past_its_size_cap_is_stopped_and_removed(
     settings: Settings, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "heavy"
-    repo.mkdir()
-    g(repo, "init", "-q")
-    write(repo, {"model.py": "W = 1\n"})
+    repo = git_repo(tmp_path / "heavy", {"model.py": "W = 1\n"})
     (repo / "weights.bin").write_bytes(os.urandom(3 << 20))  # history git cannot compress
     commit_all(repo, "weights in history")
     capped = settings.with_overrides(max_clone_bytes=1 << 20)
@@ -514,10 +519,7 @@ def test_include_and_exclude_globs(settings: Settings, tmp_path: Path) -> None:
 def test_checkout_reads_tracked_and_untracked_but_not_ignored(
     settings: Settings, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "work"
-    repo.mkdir()
-    g(repo, "init", "-q")
-    write(repo, {".gitignore": "ignored.py\n", "tracked.py": "A = 1\n"})
+    repo = git_repo(tmp_path / "work", {".gitignore": "ignored.py\n", "tracked.py": "A = 1\n"})
     head = commit_all(repo, "first")
     src = resolve(str(repo), None, settings, "a")
     assert (src.kind, src.commit, src.dirty, src.root) == ("checkout", head, False, str(repo))
