@@ -22,6 +22,7 @@ from plagiarism import __version__
 from plagiarism.config import Settings
 from plagiarism.errors import PlagiarismError, UsageError
 from plagiarism.progress import Timed
+from plagiarism.report.terminal import one_line
 
 if TYPE_CHECKING:
     from plagiarism.model import Result
@@ -113,12 +114,10 @@ def _write_html(result: Result, path: Path, quiet: bool, jobs: int = 0) -> None:
 
 
 class _OneLineFormatter(logging.Formatter):
-    """Log lines name files of untrusted repositories: written as `text.one_line` writes the
+    """Log lines name files of untrusted repositories: written as `terminal.one_line` writes the
     summary, so no file name drives the terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        from plagiarism.report.text import one_line
-
         return one_line(super().format(record))
 
 
@@ -155,8 +154,6 @@ def _fail(exc: PlagiarismError | OSError) -> NoReturn:
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
     else:
         message = str(exc)
-    from plagiarism.report.text import one_line
-
     click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(EXIT_ERROR)
 

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from plagiarism.git import is_lfs_pointer
+from plagiarism.report.terminal import one_line
 
 __all__ = [
     "DERIVED_WEIGHTS",
@@ -76,7 +77,7 @@ def _fmt(value: object, limit: int = 80) -> str:
     text = str(value)
     if len(text) > limit:
         text = text[:limit] + "…"
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return one_line(text)
 
 
 def summary_lines(artifacts: dict[str, object]) -> list[str]:

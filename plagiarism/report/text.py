@@ -5,6 +5,7 @@ from __future__ import annotations
 from plagiarism.artifacts import summary_lines
 from plagiarism.model import Result, Source, UnitRef
 from plagiarism.report.locations import Cells, cells_of, where
+from plagiarism.report.terminal import one_line
 
 
 def _source(label: str, s: Source) -> str:
@@ -62,19 +63,8 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
             "their evidence is missing from this comparison):",
         ]
         for w in result.warnings[:10]:
-            where = " ".join(x for x in (w.side.upper() if w.side else "", w.path or "") if x)
-            lines.append(f"  {where}: {w.reason}" if where else f"  {w.reason}")
+            place = " ".join(x for x in (w.side.upper() if w.side else "", w.path or "") if x)
+            lines.append(f"  {place}: {w.reason}" if place else f"  {w.reason}")
         if len(result.warnings) > 10:
             lines.append(f"  ... {len(result.warnings) - 10} more (see --json or --html)")
     return "\n".join(map(one_line, lines))
-
-
-def one_line(text: str) -> str:
-    """`text` safe for a terminal, on one line: paths, names and reasons come from untrusted
-    repositories, and a file named with an escape sequence (`\x1b]0;...`, `\x1b[2J`) or a
-    newline must not drive the reader's terminal or forge a line of the summary. Characters
-    that are not printable (controls, bidirectional and zero-width marks) are written as
-    their escapes."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
