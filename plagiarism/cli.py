@@ -85,11 +85,7 @@ def _config_defaults() -> dict[str, Any]:
     if not isinstance(section, dict):
         return {}
     # Keys are the flag names (`threshold`, `max-file-size`), never internal field names.
-    by_flag: dict[str, str] = {}
-    for param in compare.params:
-        for opt in getattr(param, "opts", ()):
-            if opt.startswith("--") and param.name:
-                by_flag[opt[2:].replace("-", "_")] = param.name
+    by_flag = {flag.replace("-", "_"): name for flag, name in _long_flags()}
     values = {}
     for key, value in section.items():
         name = by_flag.get(key.replace("-", "_"))
@@ -97,6 +93,17 @@ def _config_defaults() -> dict[str, Any]:
             raise click.UsageError(f"pyproject.toml [tool.plagiarism]: unknown key {key!r}")
         values[name] = value
     return {"compare": values}
+
+
+def _long_flags() -> list[tuple[str, str]]:
+    """(flag without its dashes, setting) for each long option of `compare`, in order."""
+    return [
+        (opt[2:], param.name)
+        for param in compare.params
+        if param.name
+        for opt in getattr(param, "opts", ())
+        if opt.startswith("--")
+    ]
 
 
 def _write_html(result: Result, path: Path, quiet: bool, jobs: int = 0) -> None:
@@ -128,11 +135,10 @@ def _tell_config(spec_a: str, spec_b: str) -> None:
     values = (click.get_current_context().find_root().default_map or {}).get("compare") or {}
     if not values:
         return
-    flag_of = {
-        param.name: next((o[2:] for o in getattr(param, "opts", ()) if o.startswith("--")), None)
-        for param in compare.params
-    }
-    shown = ", ".join(f"{flag_of.get(k) or k}={v!r}" for k, v in sorted(values.items()))
+    flag_of: dict[str, str] = {}
+    for flag, name in _long_flags():
+        flag_of.setdefault(name, flag)  # the first spelling, as the help lists it
+    shown = ", ".join(f"{flag_of.get(k, k)}={v!r}" for k, v in sorted(values.items()))
     inside = [
         label
         for label, spec in (("SOURCE_A (the original)", spec_a), ("SOURCE_B (the suspect)", spec_b))
