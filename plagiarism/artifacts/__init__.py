@@ -21,6 +21,7 @@ from plagiarism.report.terminal import one_line
 __all__ = [
     "DERIVED_WEIGHTS",
     "LFS_POINTER",
+    "LfsPointerError",
     "MAX_JSON_DEPTH",
     "is_finding",
     "nested_within",
@@ -33,6 +34,12 @@ LFS_POINTER = (
     "clone fetches it; then pass that folder with --model-a/--model-b)"
 )
 
+
+class LfsPointerError(ValueError):
+    """A file that is a Git LFS pointer (see `LFS_POINTER`), as unreadable as malformed JSON
+    to most callers, told apart by those that say more about it."""
+
+
 # Real tokenizer, config and safetensors files nest a handful of levels. Deeper than this is
 # a file made to break the reader: Python's own decoder, comparisons and encoders recurse.
 MAX_JSON_DEPTH = 100
@@ -44,7 +51,7 @@ def read_json(text: str | bytes) -> Any:
     ~1,000 levels) or hand back values that later break a comparison or the result's JSON."""
     head = text[:64].encode() if isinstance(text, str) else text[:64]
     if is_lfs_pointer(head):
-        raise ValueError(LFS_POINTER)
+        raise LfsPointerError(LFS_POINTER)
     try:
         data = json.loads(text)
     except RecursionError:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plagiarism.artifacts import LFS_POINTER, read_json
+from plagiarism.artifacts import LfsPointerError, read_json
 from plagiarism.errors import ArtifactError
 from plagiarism.model import Side, Warning
 
@@ -160,11 +160,10 @@ def _looks_like_model_config(
         if path.stat().st_size > 1_000_000:
             return False
         data = read_json(path.read_text(encoding="utf-8", errors="replace"))
-    except ValueError as exc:
-        if str(exc) == LFS_POINTER:
-            warnings.append(Warning(side, rel(path), f"config.json: {exc}", skipped=True))
+    except LfsPointerError as exc:
+        warnings.append(Warning(side, rel(path), f"config.json: {exc}", skipped=True))
         return False
-    except OSError:
+    except (OSError, ValueError):
         return False
     keys = {"model_type", "architectures", "hidden_size", "d_model", "n_embd", "vocab_size"}
     return isinstance(data, dict) and bool(keys & set(data))
