@@ -349,7 +349,8 @@ def _walk(root: Path, side: Side, warnings: list[Warning], *, gitignore: bool) -
     code files that .gitignore rules leave out are counted in a warning: the tree being
     compared wrote those rules, and must not hide code without a word."""
     out: list[str] = []
-    hidden: list[str] = []  # code files left out, and folders left out (with a "/")
+    hidden_files: list[str] = []  # code files the rules leave out
+    hidden_dirs: list[str] = []  # folders they leave out, searched for code afterwards
     stack: list[tuple[str, _Specs]] = [("", ())]
     while stack:
         rel_dir, specs = stack.pop()
@@ -375,15 +376,17 @@ def _walk(root: Path, side: Side, warnings: list[Warning], *, gitignore: bool) -
             except OSError:
                 is_dir = False
             if specs and _ignored(rel, is_dir, specs):
-                if is_dir or os.path.splitext(rel)[1].lower() in _SUFFIXES:
-                    hidden.append(rel + "/" if is_dir else rel)
+                if is_dir:
+                    hidden_dirs.append(rel)
+                elif os.path.splitext(rel)[1].lower() in _SUFFIXES:
+                    hidden_files.append(rel)
                 continue
             if is_dir:
                 stack.append((rel, specs))
             else:
                 out.append(rel)
-    if hidden:
-        note = _ignored_code(root, hidden)
+    if hidden_files or hidden_dirs:
+        note = _ignored_code(root, hidden_files, hidden_dirs)
         if note:
             warnings.append(Warning(side, None, note, skipped=True))
     return out
@@ -394,11 +397,11 @@ def _walk(root: Path, side: Side, warnings: list[Warning], *, gitignore: bool) -
 _MAX_IGNORED_ENTRIES = 20_000
 
 
-def _ignored_code(root: Path, hidden: list[str]) -> str | None:
-    """The warning for the code files .gitignore rules left out, None when there are none
-    (a left-out folder without code, as `__pycache__/` or `build/` mostly are)."""
-    files = [h for h in hidden if not h.endswith("/")]
-    stack = [h.rstrip("/") for h in hidden if h.endswith("/")]
+def _ignored_code(root: Path, files: list[str], folders: list[str]) -> str | None:
+    """The warning for the code files .gitignore rules left out, `files` and those found in
+    `folders`; None when there are none (a left-out folder without code, as `__pycache__/`
+    or `build/` mostly are)."""
+    stack = list(folders)
     seen = 0
     while stack and seen < _MAX_IGNORED_ENTRIES:
         rel_dir = stack.pop()
