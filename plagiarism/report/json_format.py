@@ -201,7 +201,9 @@ def _typed(cls: type, d: object, where: str) -> dict[str, Any]:
     return d
 
 
-def _lines(d: dict[str, Any], where: str) -> dict[str, Any]:
+def _lined(cls: type, d: object, where: str) -> dict[str, Any]:
+    """`_typed`, and the start and end lines in range."""
+    d = _typed(cls, d, where)
     # A region may end on a line before its start (a tile's last token can sit on an earlier
     # line than its first): each end is bounded, not their order.
     for key in ("start_line", "end_line"):
@@ -210,15 +212,11 @@ def _lines(d: dict[str, Any], where: str) -> dict[str, Any]:
     return d
 
 
-def _ref(d: object, where: str) -> UnitRef:
-    return UnitRef(**_lines(_typed(UnitRef, d, where), where))
-
-
 def _region(d: object, where: str) -> Region:
     d = _typed(Region, d, where)
     return Region(
-        a=LineRange(**_lines(_typed(LineRange, d["a"], where + ".a"), where + ".a")),
-        b=LineRange(**_lines(_typed(LineRange, d["b"], where + ".b"), where + ".b")),
+        a=LineRange(**_lined(LineRange, d["a"], where + ".a")),
+        b=LineRange(**_lined(LineRange, d["b"], where + ".b")),
         tokens=d["tokens"],
     )
 
@@ -227,8 +225,8 @@ def _read_pair(i: int, p: object) -> Pair:
     where = f"pairs[{i}]"
     d = _typed(Pair, p, where)
     return Pair(
-        a=_ref(d["a"], where + ".a"),
-        b=_ref(d["b"], where + ".b"),
+        a=UnitRef(**_lined(UnitRef, d["a"], where + ".a")),
+        b=UnitRef(**_lined(UnitRef, d["b"], where + ".b")),
         score=d["score"],
         matched_tokens=d["matched_tokens"],
         regions=tuple(_region(r, where + ".regions") for r in d["regions"]),
