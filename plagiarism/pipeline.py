@@ -531,14 +531,7 @@ def score_candidates(
     )
     progress.stage("indexing")
     # Index positions are positions in `representatives`.
-    index = LocalIndex(
-        prints,
-        num_perm=settings.num_perm,
-        lsh_threshold=settings.lsh_threshold,
-        min_containment=MIN_CONTAINMENT,
-        max_per_unit=cap,
-        max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(representatives))),
-    )
+    index = _index(prints, settings)
     progress.stage("candidates", total=len(shapes_b))
     proposals: dict[str, list[int]] = {}  # B shape -> A unit indexes, strongest first
     # B shape -> the A shape whose look-alikes the cap cut (at most one: the last added).
@@ -614,6 +607,18 @@ def score_candidates(
     return scored, len(needed)
 
 
+def _index(prints: Sequence[UnitPrint], settings: Settings) -> LocalIndex:
+    """The candidate index over `prints` (positions in it are the units' indexes)."""
+    return LocalIndex(
+        prints,
+        num_perm=settings.num_perm,
+        lsh_threshold=settings.lsh_threshold,
+        min_containment=MIN_CONTAINMENT,
+        max_per_unit=settings.max_candidates_per_unit,
+        max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(prints))),
+    )
+
+
 def house_style(
     crowded: Sequence[str],
     lookups: Sequence[str],
@@ -628,14 +633,8 @@ def house_style(
     the suspect. Only B's shapes without a twin in A are indexed: a template B also shares
     verbatim with A counts fewer files here, never more."""
     order = list(lookups)
-    index = LocalIndex(
-        [dataclasses.replace(prints_b[h], index=i) for i, h in enumerate(order)],
-        num_perm=settings.num_perm,
-        lsh_threshold=settings.lsh_threshold,
-        min_containment=MIN_CONTAINMENT,
-        max_per_unit=settings.max_candidates_per_unit,
-        max_df=max(STOP_GRAM_FLOOR, int(STOP_GRAM_SHARE * len(order))),
-    )
+    prints = [dataclasses.replace(prints_b[h], index=i) for i, h in enumerate(order)]
+    index = _index(prints, settings)
     files: dict[str, set[str]] = {}
     for u in units_b:
         files.setdefault(u.content_hash, set()).add(u.path)
@@ -645,8 +644,9 @@ def house_style(
         for prop in index.query(prints_b[shape]):
             if prop.containment >= NEAR_DUPLICATE:
                 seen |= files[order[prop.a]]
-        if len(seen) >= TEMPLATE_FILES:
-            out.add(shape)
+                if len(seen) >= TEMPLATE_FILES:
+                    out.add(shape)
+                    break
     return frozenset(out)
 
 
