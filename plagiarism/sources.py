@@ -304,11 +304,11 @@ def read_files(
     chosen_set = frozenset(chosen)
     files: list[SourceFile] = []
     for rel in chosen:
-        item = _read_one(root, root_real, rel, settings, side, chosen_set)
-        if isinstance(item, SourceFile):
-            files.append(item)
-        else:
-            warnings.append(item)
+        file, warning = _read_one(root, root_real, rel, settings, side, chosen_set)
+        if file is not None:
+            files.append(file)
+        if warning is not None:
+            warnings.append(warning)
     return files, warnings
 
 
@@ -546,9 +546,11 @@ _LFS_POINTER = (
 
 def _read_one(
     root: Path, root_real: str, rel: str, settings: Settings, side: Side, chosen: frozenset[str]
-) -> SourceFile | Warning:
-    def skip(reason: str) -> Warning:
-        return Warning(side, _shown(rel), reason, skipped=True)
+) -> tuple[SourceFile | None, Warning | None]:
+    """The file, or None when it is not read; and a warning on how it was read, if any."""
+
+    def skip(reason: str) -> tuple[None, Warning]:
+        return None, Warning(side, _shown(rel), reason, skipped=True)
 
     try:
         rel.encode("utf-8")
@@ -570,7 +572,7 @@ def _read_one(
             return skip("symlink to a folder, not followed")
         if target in chosen:
             # The target is read on its own; reading it twice would double its evidence.
-            return Warning(side, rel, f"symlink to {target}, compared as {target}")
+            return None, Warning(side, rel, f"symlink to {target}, compared as {target}")
         full = real
     elif not stat.S_ISREG(st.st_mode):
         return skip("not a regular file")
@@ -580,7 +582,9 @@ def _read_one(
     raw = _read_capped(full, limit)
     if isinstance(raw, str):
         return skip(raw)
-    if b"\0" in raw[:_BINARY_PROBE]:
+    wide = _wide_encoding(raw)
+    # UTF-16 and UTF-32 text is full of NUL bytes: only its byte order mark tells it apart.
+    if wide is None and b"\0" in raw[:_BINARY_PROBE]:
         return skip("binary file (NUL bytes)")
     if len(raw) <= git.LFS_POINTER_MAX_BYTES and git.is_lfs_pointer(raw):
         return skip(_LFS_POINTER)
@@ -590,7 +594,7 @@ def _read_one(
             code = extract_code(raw)
         except NotebookError as exc:
             return skip(exc.reason)
-        return SourceFile(
+        notebook = SourceFile(
             path=rel,
             sha256=digest,
             text=code.text,
@@ -599,10 +603,19 @@ def _read_one(
             cell_starts=code.cell_starts,
             cell_numbers=code.cell_numbers,
         )
-    text = decode_source(raw)
-    if text is None:
-        return skip("not UTF-8 and no valid coding declaration")
-    return SourceFile(path=rel, sha256=digest, text=_newlines(text), kind="python", size=len(raw))
+        return notebook, None
+    note = None
+    if wide is not None:
+        text: str | None = _decode_wide(raw, wide)
+        if text is None:
+            return skip(f"starts with a {wide} byte order mark but does not decode as {wide}")
+        note = f"{wide} text (Python cannot run a file saved so); compared as decoded"
+    else:
+        text = decode_source(raw)
+        if text is None:
+            text, note = _decode_lossy(raw)
+    file = SourceFile(path=rel, sha256=digest, text=_newlines(text), kind="python", size=len(raw))
+    return file, None if note is None else Warning(side, rel, note)
 
 
 def _read_capped(path: str, limit: int) -> bytes | str:
@@ -644,6 +657,56 @@ def decode_source(raw: bytes) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+# Byte order marks of the wide encodings, UTF-32 first: its little-endian mark begins with
+# UTF-16's. Text saved so (Windows PowerShell 5 redirects output as UTF-16) is read, with a
+# warning; without a mark it cannot be told from binary data.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _wide_encoding(raw: bytes) -> str | None:
+    for bom, name in _WIDE_BOMS:
+        if raw.startswith(bom):
+            return name
+    return None
+
+
+def _decode_wide(raw: bytes, name: str) -> str | None:
+    try:
+        return raw.decode(name.lower().replace("-", ""))  # the codec reads and drops the mark
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode_lossy(raw: bytes) -> tuple[str, str]:
+    """A file Python would refuse (not UTF-8, and no coding declaration that decodes it),
+    read all the same: as UTF-8, each byte that is not read as Latin-1. One accented letter
+    of an old editor's in a comment must not hide the file's code, and a file re-encoded to
+    Latin-1 reads as the UTF-8 original did. The note says how it was read."""
+    text = raw.decode("utf-8", "surrogateescape")
+    escaped = len(_ESCAPED.findall(text))
+    text = text.translate(_LATIN_1_OF_ESCAPED)
+    declared = _coding_cookie(raw)
+    if declared is None:
+        why = "not UTF-8 and declares no coding"
+    else:
+        try:
+            codecs.lookup(declared)
+            why = f"declares coding {declared!r}, which does not decode it"
+        except LookupError:
+            why = f"declares coding {declared!r}, which Python does not know"
+    return text, f"{why}; read as UTF-8, its {escaped} undecodable byte(s) as Latin-1"
+
+
+# surrogateescape holds byte b as U+DC00+b.
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_LATIN_1_OF_ESCAPED = {0xDC00 + b: b for b in range(0x80, 0x100)}
 
 
 def _coding_cookie(raw: bytes) -> str | None:

@@ -6,6 +6,7 @@ user's git configuration can neither help nor hurt.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
@@ -722,8 +723,11 @@ def test_files_that_cannot_be_compared_become_warnings(settings: Settings, tmp_p
             "latin.py": "# -*- coding: latin-1 -*-\nNAME = 'caf\xe9'\n".encode("latin-1"),
             "cp1252.py": CP1252_SOURCE.encode("cp1252"),
             "bom.py": b"\xef\xbb\xbfA = 'b\xc3\xa9'\n",
-            "undecodable.py": b"NAME = '\xff\xfe\xfa'\n",
+            "undecodable.py": b"NAME = 'caf\xe9'  # \xe2\x80\x94 UTF-8 and a Latin-1 byte\n",
             "wrong_cookie.py": b"# coding: no-such-codec\nA = '\xff'\n",
+            "utf16.py": "A = 'caf\xe9'\nB = 2\n".encode("utf-16"),  # a mark, little-endian
+            "utf32be.py": codecs.BOM_UTF32_BE + "C = 3\n".encode("utf-32-be"),
+            "bad_utf16.py": codecs.BOM_UTF16_LE + b"A\x00\x00\xd8",  # a lone surrogate
             "real/target.py": "T = 1\n",
             "real/data.txt": "D = 1\n",
         },
@@ -744,6 +748,10 @@ def test_files_that_cannot_be_compared_become_warnings(settings: Settings, tmp_p
         "ok.py",
         "real/target.py",
         "renamed.py",
+        "undecodable.py",
+        "utf16.py",
+        "utf32be.py",
+        "wrong_cookie.py",
     ]
     assert got["cp1252.py"].text.endswith("Q = '\u201c'\n")  # the cookie on line 2 counts
     assert got["ok.py"].text == "A = 1\nB = 2\n"
@@ -754,8 +762,25 @@ def test_files_that_cannot_be_compared_become_warnings(settings: Settings, tmp_p
     w = by_path(warnings)
     assert w["binary.py"].reason == "binary file (NUL bytes)"
     assert w["huge.py"].reason == "larger than 1000 bytes"
-    assert w["undecodable.py"].reason == "not UTF-8 and no valid coding declaration"
-    assert w["wrong_cookie.py"].reason == "not UTF-8 and no valid coding declaration"
+    # Read, and said how: valid UTF-8 stays, a stray byte reads as Latin-1.
+    assert got["undecodable.py"].text == "NAME = 'caf\xe9'  # \u2014 UTF-8 and a Latin-1 byte\n"
+    assert w["undecodable.py"] == Warning(
+        "b",
+        "undecodable.py",
+        "not UTF-8 and declares no coding; read as UTF-8, its 1 undecodable byte(s) as Latin-1",
+    )
+    assert got["wrong_cookie.py"].text == "# coding: no-such-codec\nA = '\xff'\n"
+    assert w["wrong_cookie.py"].reason.startswith(
+        "declares coding 'no-such-codec', which Python does not know; read as UTF-8"
+    )
+    assert got["utf16.py"].text == "A = 'caf\xe9'\nB = 2\n"
+    assert got["utf32be.py"].text == "C = 3\n"
+    assert w["utf16.py"] == Warning(
+        "b", "utf16.py", "UTF-16 text (Python cannot run a file saved so); compared as decoded"
+    )
+    assert w["bad_utf16.py"].reason == (
+        "starts with a UTF-16 byte order mark but does not decode as UTF-16"
+    )
     assert w["out.py"].reason == "symlink to a target outside the repository"
     assert w["dangling.py"].reason == "dangling symlink to real/missing.py"
     assert w["fifo.py"].reason == "not a regular file"
@@ -767,8 +792,7 @@ def test_files_that_cannot_be_compared_become_warnings(settings: Settings, tmp_p
     assert skipped == {
         "binary.py",
         "huge.py",
-        "undecodable.py",
-        "wrong_cookie.py",
+        "bad_utf16.py",
         "out.py",
         "dangling.py",
         "fifo.py",
