@@ -32,6 +32,8 @@ TOKENIZER_FILES = frozenset(
     }
 )
 SENTENCEPIECE_SUFFIX = ".model"  # tokenizer.model, spiece.model, sentencepiece.bpe.model
+# A model's config.json is a few kilobytes; past this it is some other tool's file.
+MAX_CONFIG_BYTES = 1_000_000
 CONFIG_FILES = frozenset({"config.json", "generation_config.json", "preprocessor_config.json"})
 INDEX_FILE = "model.safetensors.index.json"
 UNREAD_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx")
@@ -152,21 +154,38 @@ def _walk(root: Path, side: Side, warnings: list[Warning]) -> dict[Path, _Folder
 
 
 def _looks_like_model_config(
-    path: Path, side: Side, rel: Callable[[Path], str], warnings: list[Warning]
+    path: Path, side: Side, rel: Callable[[Path], str], warnings: list[Warning], beside_model: bool
 ) -> bool:
     """config.json is a common name; only count it when it reads like a model config. One
-    that is a Git LFS pointer is a model's, not fetched: that is said."""
+    that cannot be read is an editor's or a tool's as often as a model's: said only when it
+    sits `beside_model` (weights, a tokenizer or another model config in its folder), where
+    it is the model's config lost. One that is a Git LFS pointer is a model's, not fetched."""
     try:
-        if path.stat().st_size > 1_000_000:
-            return False
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
         data = read_json(path.read_text(encoding="utf-8", errors="replace"))
     except LfsPointerError as exc:
         warnings.append(Warning(side, rel(path), f"config.json: {exc}", skipped=True))
         return False
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        if beside_model:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            warnings.append(
+                Warning(
+                    side,
+                    rel(path),
+                    f"config.json beside the model's files cannot be read ({reason}); not compared",
+                    skipped=True,
+                )
+            )
         return False
     keys = {"model_type", "architectures", "hidden_size", "d_model", "n_embd", "vocab_size"}
     return isinstance(data, dict) and bool(keys & set(data))
+
+
+def _beside_model(folder: _Folder) -> bool:
+    return bool(folder.weights or folder.tokenizer or set(folder.configs) - {"config.json"})
 
 
 def _index_files(index: Path, folder: Path) -> list[Path] | None:
@@ -251,7 +270,8 @@ def discover(root: Path, side: Side) -> tuple[Found, list[Warning]]:
                 found = {
                     n: p
                     for n, p in found.items()
-                    if n != "config.json" or _looks_like_model_config(p, side, rel, warnings)
+                    if n != "config.json"
+                    or _looks_like_model_config(p, side, rel, warnings, _beside_model(folder))
                 }
             if found:
                 # A folder with the JSON/text files beats one with only a stray *.model file.

@@ -175,3 +175,20 @@ def test_git_lfs_pointers_are_named_as_such(tmp_path: Path) -> None:
     assert {(w.side, w.path) for w in lfs} >= {("a", "tokenizer.json"), ("b", "tokenizer.json")}
     assert any("model.safetensors" in w.reason for w in lfs), [w.reason for w in warnings]
     assert {(w.side, w.path) for w in lfs} >= {("a", "config.json"), ("b", "config.json")}
+
+
+def test_an_unreadable_config_beside_a_model_is_said(tmp_path: Path) -> None:
+    # config.json is a common name: a broken one alone is some tool's file and stays quiet,
+    # but beside a tokenizer or weights it is the model's config, lost to the comparison.
+    model, tool = tmp_path / "repo" / "model", tmp_path / "repo" / "tool"
+    model.mkdir(parents=True)
+    tool.mkdir()
+    (model / "tokenizer.json").write_text('{"model": {"type": "BPE", "vocab": {}}}')
+    (model / "config.json").write_text('{"model_type": "llama", "hidden_size": 8,')  # cut short
+    (tool / "config.json").write_text("{not json")
+    found, warnings = discover(tmp_path / "repo", "b")
+    assert "config.json" not in found.configs
+    said = [w for w in warnings if w.path is not None and w.path.endswith("config.json")]
+    assert [(w.path, w.skipped) for w in said] == [("model/config.json", True)]
+    assert said[0].reason.startswith("config.json beside the model's files cannot be read (")
+    assert said[0].reason.endswith("); not compared")
