@@ -25,7 +25,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from plagiarism.model import Side, SourceFile, TokenStream, Unit, UnitKind, Warning
 from plagiarism.parse import (
     Node,
+    ParsedFile,
     UnitSpan,
     field_id,
     node_kinds,
@@ -1483,24 +1484,43 @@ def _emit_flat(span: UnitSpan, scan: _Scan) -> _Emitter:
 
 def analyze_file(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
     """Parse one file and emit the raw token stream of each of its units."""
+    return analyze_versions([file], side)[0]
+
+
+def analyze_versions(
+    files: Sequence[SourceFile], side: Side
+) -> list[tuple[FileAnalysis, list[Warning]]]:
+    """`analyze_file` of each of several versions of one file (a fork's and upstream's), in
+    less time: each after the first is parsed from the tree of the one before, and only its
+    units whose text changed are emitted again. The results are those of `analyze_file`."""
     # The walk allocates tens of thousands of short-lived, acyclic node objects; the cyclic
     # collector, triggered every 700 allocations, finds nothing in them (4% of the time).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _analyze(file, side)
-    except RecursionError:
-        # Past what even the loop-read units allow (the file scan's own rules recurse on
-        # nested targets and conditions): a file written to make the comparison fail.
-        return _not_analysed(file), [
-            Warning(
-                side=side,
-                path=file.path,
-                reason="nests deeper than the analysis can follow (thousands of levels); "
-                "not compared",
-                skipped=True,
-            )
-        ]
+        out: list[tuple[FileAnalysis, list[Warning]]] = []
+        earlier = None
+        for file in files:
+            try:
+                analysis, warnings, earlier = _analyze(file, side, earlier)
+            except RecursionError:
+                # Past what even the loop-read units allow (the file scan's own rules recurse
+                # on nested targets and conditions): a file written to make the comparison fail.
+                earlier = None
+                analysis, warnings = (
+                    _not_analysed(file),
+                    [
+                        Warning(
+                            side=side,
+                            path=file.path,
+                            reason="nests deeper than the analysis can follow (thousands of "
+                            "levels); not compared",
+                            skipped=True,
+                        )
+                    ],
+                )
+            out.append((analysis, warnings))
+        return out
     finally:
         if collecting:
             gc.enable()
@@ -1518,32 +1538,81 @@ def _not_analysed(file: SourceFile) -> FileAnalysis:
     )
 
 
-def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]:
-    parsed = parse_text(file.text, _SCAN_KINDS)
+# Past this many names imported or bound otherwise, a version is emitted whole: checking
+# each unit's text for each name would cost more than it saves.
+MAX_REBOUND = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """A file as analysed, kept for analysing another version of it (see `analyze_versions`):
+    its tree, what emission reads beyond a unit's own text (the import map and the names
+    bound in the file: `_Scan.decide_name`), and each unit's tokens by its text."""
+
+    parsed: ParsedFile
+    imports: dict[str, str]
+    defined: frozenset[str]
+    units: dict[tuple[str, str, int, bytes], RawUnit | None]  # None: a unit with no tokens
+
+
+def _analyze(
+    file: SourceFile, side: Side, earlier: _Version | None = None
+) -> tuple[FileAnalysis, list[Warning], _Version | None]:
+    parsed = parse_text(file.text, _SCAN_KINDS, earlier.parsed if earlier is not None else None)
     scan = _Scan(parsed.root, parsed.source, parsed.found, file.text)
+    # A unit of the same text, name and place in an earlier version of the file emits the
+    # same tokens, a few lines away, unless it names a name that the two versions import or
+    # bind differently: the emitter reads nothing else outside the unit (uses, dead code and
+    # constants are all within it). Files with errors are not kept: their scan walks the
+    # whole tree.
+    reusable = None
+    rebound: list[bytes] = []
+    if earlier is not None and scan._exact:
+        rebound = _rebound(earlier, scan)
+        if len(rebound) <= MAX_REBOUND:
+            reusable = earlier.units
+    kept: dict[tuple[str, str, int, bytes], RawUnit | None] | None = {} if scan._exact else None
     units = []
     flat: list[str] = []
     for span in parsed.spans:
+        key = None if span.kind == "module" else _unit_key(span, parsed.source)
+        if (
+            key is not None
+            and reusable is not None
+            and key in reusable
+            # By its text, so also in strings and longer names: never reused wrongly.
+            and not any(name in key[3] for name in rebound)
+        ):
+            raw = reusable[key]
+            if kept is not None:
+                kept[key] = raw
+            if raw is not None:
+                units.append(_moved(raw, span.start_line))
+            continue
         try:
             em = _emit_unit(span, scan)
         except RecursionError:
             em = _emit_flat(span, scan)
             flat.append(span.qualname)
+            key = None  # emitted again, to warn again
         if not em.syms:
+            if kept is not None and key is not None:
+                kept[key] = None
             continue
-        units.append(
-            RawUnit(
-                qualname=span.qualname,
-                kind=span.kind,
-                start_line=span.start_line,
-                end_line=span.end_line,
-                syms=tuple(em.syms),
-                lines=tuple(em.lines),
-                idents=tuple(em.idents),
-                calls=tuple(dict.fromkeys(em.calls)),
-                literals=tuple(em.literals),
-            )
+        raw = RawUnit(
+            qualname=span.qualname,
+            kind=span.kind,
+            start_line=span.start_line,
+            end_line=span.end_line,
+            syms=tuple(em.syms),
+            lines=tuple(em.lines),
+            idents=tuple(em.idents),
+            calls=tuple(dict.fromkeys(em.calls)),
+            literals=tuple(em.literals),
         )
+        units.append(raw)
+        if kept is not None and key is not None:
+            kept[key] = raw
     warnings = []
     if flat:
         more = f" and {len(flat) - 3} more" if len(flat) > 3 else ""
@@ -1576,7 +1645,47 @@ def _analyze(file: SourceFile, side: Side) -> tuple[FileAnalysis, list[Warning]]
         error_lines=parsed.error_lines,
         line_count=file.text.count("\n") + 1,
     )
-    return analysis, warnings
+    version = None
+    if kept is not None:
+        version = _Version(parsed, scan.imports, frozenset(scan.defined), kept)
+    return analysis, warnings, version
+
+
+def _rebound(earlier: _Version, scan: _Scan) -> list[bytes]:
+    """The names whose import or binding differs between the two versions (an import added,
+    a function renamed): the units that name one are emitted again."""
+    now = scan.imports
+    names = {n for n in earlier.imports.keys() | now.keys() if earlier.imports.get(n) != now.get(n)}
+    names |= earlier.defined.symmetric_difference(scan.defined)
+    return [n.encode("utf-8", "surrogatepass") for n in names]
+
+
+def _unit_key(span: UnitSpan, source: bytes) -> tuple[str, str, int, bytes]:
+    """A def or class by name, kind, column and text, decorators included."""
+    start = span.decorators[0] if span.decorators else span.node
+    return (
+        span.qualname,
+        span.kind,
+        start.start_point[1],
+        source[start.start_byte : span.node.end_byte],
+    )
+
+
+def _moved(raw: RawUnit, start_line: int) -> RawUnit:
+    shift = start_line - raw.start_line
+    if not shift:
+        return raw
+    return RawUnit(
+        qualname=raw.qualname,
+        kind=raw.kind,
+        start_line=start_line,
+        end_line=raw.end_line + shift,
+        syms=raw.syms,
+        lines=tuple([line + shift for line in raw.lines]),
+        idents=raw.idents,
+        calls=raw.calls,
+        literals=raw.literals,
+    )
 
 
 # --------------------------------------------------------------------------------------

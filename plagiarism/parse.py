@@ -7,6 +7,8 @@ syntax) still yields every unit it can, and the broken lines become a warning.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -136,13 +138,28 @@ class ParsedFile:
     # The nodes of the kinds asked for (see `nodes_by_kind`), for a file that parses without
     # error; None for one that does not (error recovery can nest nodes anywhere).
     found: dict[str, list[Node]] | None = None
+    tree: Any = None  # the tree_sitter.Tree, to parse another version of the file from
 
 
-def parse_text(text: str, kinds: tuple[str, ...] = ()) -> ParsedFile:
+def parse_text(
+    text: str, kinds: tuple[str, ...] = (), earlier: ParsedFile | None = None
+) -> ParsedFile:
     """Parse `text`; for a file without syntax errors also find every node of `kinds` (and
-    every definition, which give the units) in one C-level query."""
+    every definition, which give the units) in one C-level query.
+
+    `earlier`, another version of the file that parsed without errors, is parsed from: the
+    tree-sitter tree is edited to the lines that differ and the parser reuses the rest (a
+    fork's file differs from upstream's in a few lines). Its tree is edited in place: its
+    nodes must not be read afterwards. A result with errors is parsed afresh, since error
+    recovery may take another path from an earlier tree."""
     source = text.encode("utf-8")
-    tree = _parser().parse(source)
+    tree = None
+    if earlier is not None and earlier.tree is not None and not earlier.root.has_error:
+        tree = _parser().parse(source, _edited(earlier.tree, earlier.source, source))
+        if tree.root_node.has_error:
+            tree = None
+    if tree is None:
+        tree = _parser().parse(source)
     root = tree.root_node
     found = None
     if root.has_error:
@@ -156,7 +173,104 @@ def parse_text(text: str, kinds: tuple[str, ...] = ()) -> ParsedFile:
         error_lines=tuple(_error_lines(root)),
         source=source,
         found=found,
+        tree=tree,
     )
+
+
+def _edited(tree: tree_sitter.Tree, old: bytes, new: bytes) -> tree_sitter.Tree:
+    """`tree` (of `old`) told which runs of lines `new` replaced. The edits go from the last
+    to the first, so that each is placed by the old text before it."""
+    a, b = _lines(old), _lines(new)
+    starts_a, starts_b = _line_starts(a), _line_starts(b)
+    for i1, i2, j1, j2 in reversed(_hunks(a, b)):
+        start = starts_a[i1]
+        removed, added = old[start : starts_a[i2]], new[starts_b[j1] : starts_b[j2]]
+        tree.edit(
+            start_byte=start,
+            old_end_byte=starts_a[i2],
+            new_end_byte=start + len(added),
+            start_point=(i1, 0),
+            old_end_point=_end_point(i1, removed),
+            new_end_point=_end_point(i1, added),
+        )
+    return tree
+
+
+def _lines(text: bytes) -> list[bytes]:
+    """The lines of `text`, each with its newline: a last line without one differs from the
+    same line with one, as its bytes do."""
+    lines = text.split(b"\n")
+    return [line + b"\n" for line in lines[:-1]] + [lines[-1]]
+
+
+def _line_starts(lines: list[bytes]) -> list[int]:
+    """Byte offset of each line, and of the end."""
+    out = [0]
+    for line in lines:
+        out.append(out[-1] + len(line))
+    return out
+
+
+def _end_point(row: int, text: bytes) -> tuple[int, int]:
+    """Where `text`, starting at column 0 of `row`, ends."""
+    rows = text.count(b"\n")
+    return row + rows, len(text) - (text.rfind(b"\n") + 1)
+
+
+def _hunks(a: list[bytes], b: list[bytes]) -> list[tuple[int, int, int, int]]:
+    """The runs of lines that differ, as (old start, old end, new start, new end), in order.
+
+    Patience-style: the lines found once in each version, in the same order in both (the
+    longest such chain), anchor equal blocks, grown line by line around them; what lies
+    between blocks differs. Linear but for a sort and a bisection, where a general diff is
+    quadratic in the worst case; a change it describes as larger than it is only re-parses
+    more. Every block is checked equal line by line, so the edits are always true."""
+    count_a, count_b = Counter(a), Counter(b)
+    at_b = {line: j for j, line in enumerate(b) if count_b[line] == 1}
+    anchors = [(i, at_b[line]) for i, line in enumerate(a) if count_a[line] == 1 and line in at_b]
+    blocks = []  # (old start, new start, length): equal, in order in both
+    end_a = end_b = 0
+    for i, j in _increasing(anchors):
+        if i < end_a or j < end_b:
+            continue  # inside the block the last anchor grew
+        back = 0
+        while i - back > end_a and j - back > end_b and a[i - back - 1] == b[j - back - 1]:
+            back += 1
+        size = 1
+        while i + size < len(a) and j + size < len(b) and a[i + size] == b[j + size]:
+            size += 1
+        blocks.append((i - back, j - back, back + size))
+        end_a, end_b = i + size, j + size
+    hunks = []
+    end_a = end_b = 0
+    for i, j, size in [*blocks, (len(a), len(b), 0)]:
+        if i > end_a or j > end_b:
+            hunks.append((end_a, i, end_b, j))
+        end_a, end_b = i + size, j + size
+    return hunks
+
+
+def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest chain of `pairs` (sorted by their first item) rising in the second."""
+    tails: list[int] = []  # tails[k]: the last second item of the best chain of length k+1
+    ends: list[int] = []  # ends[k]: the index in `pairs` of that chain's last pair
+    before = [-1] * len(pairs)
+    for index, (_, j) in enumerate(pairs):
+        # Most lines keep their order: the chain usually just grows.
+        k = len(tails) if not tails or j > tails[-1] else bisect_left(tails, j)
+        if k == len(tails):
+            tails.append(j)
+            ends.append(index)
+        else:
+            tails[k] = j
+            ends[k] = index
+        before[index] = ends[k - 1] if k else -1
+    chain = []
+    at = ends[-1] if ends else -1
+    while at >= 0:
+        chain.append(pairs[at])
+        at = before[at]
+    return chain[::-1]
 
 
 def _error_lines(root: Node) -> Iterator[int]:

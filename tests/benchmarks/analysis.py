@@ -3,11 +3,16 @@
     python tests/benchmarks/analysis.py time --sets 100,300,all      # ms/file, one process
     python tests/benchmarks/analysis.py record --sets 300,all,repo,extra
     python tests/benchmarks/analysis.py check --sets 300,all,repo,extra
+    python tests/benchmarks/analysis.py versions --sets 300,all,broken
+    python tests/benchmarks/analysis.py mutants --sets 300,extra
 
 `record` stores, per file, a digest of everything `analyze_file` returns (the FileAnalysis and
 its warnings); `check` recomputes them and lists every file whose digest changed, so a
 refactor meant to be behaviour-preserving can be proved so on thousands of real files (run
-`record` on the commit before the refactor). Nothing is committed from the inputs: they are
+`record` on the commit before the refactor). `versions` checks `analyze_versions` against the
+same record: each file that differs between the two transformers versions is analysed from
+the other version, in both orders, and must give the digests `analyze_file` recorded;
+`mutants` does the same for edits made of every file (no record needed). Nothing is committed from the inputs: they are
 fetched at run time into a scratch folder (default $TMPDIR/plagiarism-scale, shared with
 tests/benchmarks/scale.py; the other packages go to <scratch>/analysis-extra).
 
@@ -23,6 +28,7 @@ import argparse
 import gc
 import hashlib
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -32,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from plagiarism.model import SourceFile
-from plagiarism.normalize import FileAnalysis, analyze_file
+from plagiarism.normalize import FileAnalysis, analyze_file, analyze_versions
 from plagiarism.sources import decode_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,6 +154,56 @@ def oracle(mode: str, sets: list[str], scratch: Path) -> int:
     return 1 if bad else 0
 
 
+def versions(sets: list[str], scratch: Path) -> int:
+    bad = 0
+    for name in sets:
+        want = json.loads((scratch / f"analysis-oracle-{name}.json").read_text())
+        by_path: dict[str, list[tuple[str, SourceFile]]] = {}
+        for key, f in load(name, scratch):
+            by_path.setdefault(f.path, []).append((key, f))
+        pairs = [v for v in by_path.values() if len(v) == 2 and v[0][1].text != v[1][1].text]
+        changed: set[str] = set()
+        for pair in pairs:
+            for (k1, f1), (k2, f2) in (pair, pair[::-1]):
+                (a1, w1), (a2, w2) = analyze_versions([f1, f2], "a")
+                changed.update(k for k, d in ((k1, digest(a1, w1)), (k2, digest(a2, w2)))
+                               if want.get(k) != d)  # fmt: skip
+        for key in sorted(changed)[:20]:
+            print(f"  changed: {key}")
+        print(f"{name}: {len(pairs)} changed files, analysed from each other in both orders: "
+              f"{len(changed)} digests differ from analyze_file's")  # fmt: skip
+        bad += len(changed)
+    return 1 if bad else 0
+
+
+def mutants(sets: list[str], scratch: Path) -> int:
+    """Each file and five edits of it (a line added on top, an import added on top, a line
+    dropped, a line doubled, a line added and another dropped further down), the edit
+    analysed from the file: the digest must be `analyze_file`'s of the edit alone."""
+    rng = random.Random(7)
+    bad = total = 0
+    for name in sets:
+        for key, f in load(name, scratch):
+            lines = f.text.split("\n")
+            edits = ["# added\n" + f.text, "import os\n" + f.text]
+            if len(lines) > 4:
+                i = rng.randrange(len(lines))
+                edits.append("\n".join(lines[:i] + lines[i + 1 :]))
+                i = rng.randrange(len(lines))
+                edits.append("\n".join(lines[:i] + [lines[i]] + lines[i:]))
+                i, j = sorted((rng.randrange(len(lines)), rng.randrange(len(lines))))
+                edits.append("\n".join(lines[:i] + [f"x_{i} = {j}"] + lines[i:j] + lines[j + 1 :]))
+            for n, text in enumerate(edits):
+                edit = SourceFile(path=f.path, sha256="edit", text=text)
+                got = analyze_versions([f, edit], "a")[1]
+                total += 1
+                if digest(*got) != digest(*analyze_file(edit, "a")):
+                    bad += 1
+                    print(f"  differs: {key} (edit {n})")
+    print(f"{total} edits analysed from their file: {bad} differ from analyze_file's")
+    return 1 if bad else 0
+
+
 def timing(sets: list[str], scratch: Path, repeat: int) -> None:
     for name in sets:
         files = [f for _, f in load(name, scratch)]
@@ -167,7 +223,7 @@ def timing(sets: list[str], scratch: Path, repeat: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("mode", choices=("time", "record", "check"))
+    ap.add_argument("mode", choices=("time", "record", "check", "versions", "mutants"))
     ap.add_argument("--sets", default="100,300")
     ap.add_argument(
         "--scratch", type=Path, default=Path(tempfile.gettempdir()) / "plagiarism-scale"
@@ -178,6 +234,10 @@ def main() -> int:
     if args.mode == "time":
         timing(sets, args.scratch, args.repeat)
         return 0
+    if args.mode == "versions":
+        return versions(sets, args.scratch)
+    if args.mode == "mutants":
+        return mutants(sets, args.scratch)
     return oracle(args.mode, sets, args.scratch)
 
 

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from plagiarism import normalize, pipeline
 from plagiarism.cache import AnalysisCache
 from plagiarism.config import Settings
 from plagiarism.executor import MIN_ITEMS_FOR_POOL, Serial
+from plagiarism.model import Side, SourceFile, Warning
+from plagiarism.normalize import FileAnalysis
 from plagiarism.pipeline import compare
 from tests.conftest import CORPORA
 
@@ -368,3 +371,31 @@ def test_shared_content_is_analysed_once(sides: tuple[Path, Path], tmp_path: Pat
     res = run("compare", str(a), str(b), "-q", "--cache-dir", str(tmp_path / "c"))
     assert res.returncode == 1, res.stderr
     assert counts(res.stderr) == (0, len(distinct(a)) + 1, 0)
+
+
+def test_the_versions_of_a_file_are_analysed_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fork's changed file is analysed from upstream's version (analyze_versions), in one
+    # task; every other content alone. What that gives is tested in tests/unit/test_versions.py.
+    b = tmp_path / "b"
+    shutil.copytree(VLM / "original", b)
+    edited = sorted(b.rglob("*.py"))[0]
+    edited.write_text("# Copyright the fork\n" + edited.read_text(encoding="utf-8"))
+    rel = edited.relative_to(b).as_posix()
+    groups: list[list[str]] = []
+    real = pipeline.analyze_versions
+
+    def spy(files: list[SourceFile], side: Side) -> list[tuple[FileAnalysis, list[Warning]]]:
+        groups.append([f.path for f in files])
+        return real(files, side)
+
+    monkeypatch.setattr(pipeline, "analyze_versions", spy)
+    together = compare(VLM / "original", b, Settings(use_cache=False, jobs=1), executor=Serial())
+    assert [rel, rel] in groups
+    assert all(len(g) == 1 for g in groups if g[0] != rel)
+    monkeypatch.setattr(pipeline, "analyze_versions", lambda files, side: [
+        normalize.analyze_file(f, side) for f in files
+    ])  # fmt: skip
+    alone = compare(VLM / "original", b, Settings(use_cache=False, jobs=1), executor=Serial())
+    assert together == alone
