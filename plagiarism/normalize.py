@@ -1500,9 +1500,10 @@ def analyze_versions(
     try:
         out: list[tuple[FileAnalysis, list[Warning]]] = []
         earlier = None
-        for file in files:
+        for index, file in enumerate(files):
             try:
-                analysis, warnings, earlier = _analyze(file, side, earlier)
+                keep = index + 1 < len(files)  # a later version follows
+                analysis, warnings, earlier = _analyze(file, side, earlier, keep)
             except RecursionError:
                 # Past what even the loop-read units allow (the file scan's own rules recurse
                 # on nested targets and conditions): a file written to make the comparison fail.
@@ -1556,26 +1557,30 @@ class _Version:
 
 
 def _analyze(
-    file: SourceFile, side: Side, earlier: _Version | None = None
+    file: SourceFile, side: Side, earlier: _Version | None, keep: bool
 ) -> tuple[FileAnalysis, list[Warning], _Version | None]:
+    """The file's analysis and warnings, and, when `keep`, what a later version can reuse.
+    Files with errors keep nothing: their scan walks the whole tree, not unit by unit."""
     parsed = parse_text(file.text, _SCAN_KINDS, earlier.parsed if earlier is not None else None)
     scan = _Scan(parsed.root, parsed.source, parsed.found, file.text)
     # A unit of the same text, name and place in an earlier version of the file emits the
     # same tokens, a few lines away, unless it names a name that the two versions import or
     # bind differently: the emitter reads nothing else outside the unit (uses, dead code and
-    # constants are all within it). Files with errors are not kept: their scan walks the
-    # whole tree.
+    # constants are all within it).
     reusable = None
     rebound: list[bytes] = []
     if earlier is not None and scan._exact:
         rebound = _rebound(earlier, scan)
         if len(rebound) <= MAX_REBOUND:
             reusable = earlier.units
-    kept: dict[tuple[str, str, int, bytes], RawUnit | None] | None = {} if scan._exact else None
+    kept: dict[tuple[str, str, int, bytes], RawUnit | None] | None = None
+    if keep and scan._exact:
+        kept = {}
+    keyed = kept is not None or reusable is not None
     units = []
     flat: list[str] = []
     for span in parsed.spans:
-        key = None if span.kind == "module" else _unit_key(span, parsed.source)
+        key = _unit_key(span, parsed.source) if keyed and span.kind != "module" else None
         if (
             key is not None
             and reusable is not None
