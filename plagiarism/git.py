@@ -10,6 +10,7 @@ what we read.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -19,7 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
@@ -93,6 +94,11 @@ class GitFailed(Exception):
     def __init__(self, args: Sequence[str], detail: str) -> None:
         super().__init__(f"git {' '.join(args[:2])}: {detail}")
         self.detail = detail
+
+
+class GitStopped(GitFailed):
+    """git stopped because its `watch` said so (a clone past its size cap): not a failure of
+    the network or the server, which a caller may work around with the copy it has."""
 
 
 def git_executable() -> str:
@@ -190,10 +196,10 @@ def run(
             stop = watch() if watch else None
             if stop is not None:
                 _kill_group(proc)
-                raise GitFailed(args, stop) from None
+                raise GitStopped(args, stop) from None
     stop = watch() if watch else None
     if stop is not None:
-        raise GitFailed(args, stop)
+        raise GitStopped(args, stop)
     result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     if check and proc.returncode != 0:
         raise GitFailed(args, last_meaningful_line(err.decode("utf-8", "replace")))
@@ -339,7 +345,7 @@ def ensure_clone(url: str, cache_dir: Path, max_bytes: int | None = None) -> tup
         run(
             ["clone", "--no-checkout", "--no-recurse-submodules", "--quiet", "--", url, str(work)],
             timeout=NETWORK_TIMEOUT,
-            watch=None if max_bytes is None else functools.partial(_too_big, tmp, max_bytes),
+            watch=_size_watch(tmp, max_bytes),
         )
         gitdir = work / ".git"
         run([f"--git-dir={gitdir}", "config", "core.bare", "true"])
@@ -371,29 +377,51 @@ def _too_big(folder: Path, max_bytes: int) -> str | None:
     )
 
 
-def fetch(gitdir: Path) -> None:
-    """Bring branches, tags and the remote's default branch up to date."""
+def fetch(gitdir: Path, max_bytes: int | None = None) -> None:
+    """Bring branches, tags and the remote's default branch up to date. A clone that the
+    fetch takes past `max_bytes` is removed (`GitStopped`), as a first clone would be."""
     args = [f"--git-dir={gitdir}"]
-    run(
-        [*args, "fetch", "--quiet", "--prune", "--tags", "--force", "--no-recurse-submodules"]
-        + ["origin"],
-        timeout=NETWORK_TIMEOUT,
-    )
+    with _removed_when_stopped(gitdir):
+        run(
+            [*args, "fetch", "--quiet", "--prune", "--tags", "--force", "--no-recurse-submodules"]
+            + ["origin"],
+            timeout=NETWORK_TIMEOUT,
+            watch=_size_watch(gitdir, max_bytes),
+        )
     # The default branch can change upstream; failure here only means we keep the old one.
     run([*args, "remote", "set-head", "origin", "--auto"], timeout=NETWORK_TIMEOUT, check=False)
 
 
-def fetch_one(gitdir: Path, ref: str) -> str | None:
-    """Fetch a single commit or ref that no branch or tag points at (e.g. a pull request)."""
+def fetch_one(gitdir: Path, ref: str, max_bytes: int | None = None) -> str | None:
+    """Fetch a single commit or ref that no branch or tag points at (e.g. a pull request);
+    None when the remote has no such thing. Size-capped as `fetch`."""
     args = [f"--git-dir={gitdir}"]
-    proc = run(
-        [*args, "fetch", "--quiet", "--no-recurse-submodules", "origin", ref],
-        timeout=NETWORK_TIMEOUT,
-        check=False,
-    )
+    with _removed_when_stopped(gitdir):
+        proc = run(
+            [*args, "fetch", "--quiet", "--no-recurse-submodules", "origin", ref],
+            timeout=NETWORK_TIMEOUT,
+            check=False,
+            watch=_size_watch(gitdir, max_bytes),
+        )
     if proc.returncode != 0:
         return None
     return rev_parse(args, "FETCH_HEAD")
+
+
+def _size_watch(folder: Path, max_bytes: int | None) -> Callable[[], str | None] | None:
+    return None if max_bytes is None else functools.partial(_too_big, folder, max_bytes)
+
+
+@contextlib.contextmanager
+def _removed_when_stopped(gitdir: Path) -> Iterator[None]:
+    # A local fetch can finish between two looks at its size: its refs have moved by then,
+    # so the clone over the cap cannot be rolled back, only removed (the next run clones
+    # again, capped).
+    try:
+        yield
+    except GitStopped:
+        shutil.rmtree(gitdir, ignore_errors=True)
+        raise
 
 
 # --- materialising a tree ------------------------------------------------------------------

@@ -8,12 +8,13 @@ reads them defensively: whatever cannot be read becomes a skipped-file Warning, 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -153,13 +154,31 @@ def _checkout_at(spec: str, root: Path, rev: str, settings: Settings) -> Source:
     gitdir, _ = _clone(str(root), spec, settings)
     args = [f"--git-dir={gitdir}"]
     if not git.has_commit(args, wanted):
-        try:
-            git.fetch(gitdir)
-        except git.GitFailed as exc:
-            log.warning("cannot refresh the clone of %s: %s", spec, exc.detail)
-        if not git.has_commit(args, wanted) and git.fetch_one(gitdir, wanted) is None:
-            raise SourceError(f"cannot find revision {rev} in {spec}")
+        with _capped(spec):
+            try:
+                git.fetch(gitdir, settings.max_clone_bytes)
+            except git.GitStopped:
+                raise
+            except git.GitFailed as exc:
+                log.warning("cannot refresh the clone of %s: %s", spec, exc.detail)
+            if not git.has_commit(args, wanted) and (
+                git.fetch_one(gitdir, wanted, settings.max_clone_bytes) is None
+            ):
+                raise SourceError(f"cannot find revision {rev} in {spec}")
     return _materialised(spec, "checkout", gitdir, rev, wanted, settings)
+
+
+@contextlib.contextmanager
+def _capped(spec: str) -> Iterator[None]:
+    """A fetch that took the cached clone past --max-clone-size (the clone is gone) stops the
+    run, as the first clone would have: the copy it had is no longer there to use."""
+    try:
+        yield
+    except git.GitStopped as exc:
+        raise SourceError(
+            f"cannot update the cached clone of {_redact(spec)}: {exc.detail}; the clone was "
+            "removed"
+        ) from None
 
 
 def _clone(url: str, spec: str, settings: Settings) -> tuple[Path, bool]:
@@ -190,19 +209,22 @@ def _from_git(spec: str, url: str, rev: str | None, settings: Settings) -> Sourc
             return
         fetched = True
         try:
-            git.fetch(gitdir)
+            git.fetch(gitdir, settings.max_clone_bytes)
+        except git.GitStopped:
+            raise
         except git.GitFailed as exc:
             fetch_error = exc.detail
 
-    # A branch moves; the default branch too. A tag or a full SHA found locally does not.
-    if rev is None or git.rev_parse(args, f"refs/remotes/origin/{rev}") is not None:
-        refresh()
-    commit = _find_commit(args, rev)
-    if commit is None and not fetched:
-        refresh()
+    with _capped(spec):
+        # A branch moves; the default branch too. A tag or a full SHA found locally does not.
+        if rev is None or git.rev_parse(args, f"refs/remotes/origin/{rev}") is not None:
+            refresh()
         commit = _find_commit(args, rev)
-    if commit is None and rev is not None and _fetchable(rev):
-        commit = git.fetch_one(gitdir, rev)
+        if commit is None and not fetched:
+            refresh()
+            commit = _find_commit(args, rev)
+        if commit is None and rev is not None and _fetchable(rev):
+            commit = git.fetch_one(gitdir, rev, settings.max_clone_bytes)
     if commit is None:
         why = f" (fetch failed: {fetch_error})" if fetch_error else ""
         if rev is None:

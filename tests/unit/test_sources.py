@@ -408,6 +408,30 @@ def test_a_clone_past_its_size_cap_is_stopped_and_removed(
     assert paths(read_files(src, settings, "a")[0]) == ["model.py"]
 
 
+def test_a_fetch_that_takes_the_clone_past_its_cap_removes_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The cap held for the first clone only: a later run's fetch could grow the cached clone
+    # without bound (checkpoints committed upstream since). A local fetch ends before git can
+    # be watched, so the size is also looked at once it is done.
+    repo = git_repo(tmp_path / "growing", {"model.py": "W = 1\n"})
+    commit_all(repo, "code")
+    capped = settings.with_overrides(max_clone_bytes=1 << 20)
+    src = resolve(f"file://{repo}", None, capped, "a")
+    assert paths(read_files(src, capped, "a")[0]) == ["model.py"]
+    (repo / "weights.bin").write_bytes(os.urandom(3 << 20))
+    commit_all(repo, "weights committed upstream")
+    with pytest.raises(
+        SourceError,
+        match=r"^cannot update the cached clone of file://.*over the 1 MiB limit "
+        r"\(--max-clone-size\).*; the clone was removed$",
+    ):
+        resolve(f"file://{repo}", None, capped, "a")
+    assert not list((capped.cache_dir / "clones").glob("*.git"))
+    src = resolve(f"file://{repo}", None, settings, "a")  # the default cap lets it through
+    assert src.commit == g(repo, "rev-parse", "HEAD")
+
+
 def test_a_drive_letter_or_a_path_with_a_colon_later_is_no_address(
     settings: Settings, tmp_path: Path
 ) -> None:
