@@ -269,8 +269,8 @@ def _analyze(
             progress.advance()
     # The versions of a file (its path on both sides, changed) are analysed together: the
     # later is parsed from the earlier's tree and emits only the units that changed. Between
-    # a fork and its upstream that is most of the second side's files, at a fraction of the
-    # cost (see `analyze_versions`).
+    # a fork and its upstream that is most of the second side's changed files, at a fraction
+    # of their cost (see `analyze_versions`).
     groups: dict[str, list[SourceFile]] = {}
     for f in todo:
         groups.setdefault(f.path, []).append(f)

@@ -161,8 +161,7 @@ def _looks_like_model_config(
     sits `beside_model` (weights, a tokenizer or another model config in its folder), where
     it is the model's config lost. One that is a Git LFS pointer is a model's, not fetched."""
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
             raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
         data = read_json(path.read_text(encoding="utf-8", errors="replace"))
     except LfsPointerError as exc:
