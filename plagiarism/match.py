@@ -576,7 +576,15 @@ def build(
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
         # The look-alikes of a template are context: only its one-to-one partner is judged.
-        finding = is_finding(s) and not (b in extra and s.a in templates) and not s.house_style
+        # Module code that only wires names (a package's lazy-import tables) is written alike
+        # across a family of projects: context, unless at its own path (a fork's own file).
+        wiring = ub.wiring and ua.path != ub.path
+        finding = (
+            is_finding(s)
+            and not (b in extra and s.a in templates)
+            and not s.house_style
+            and not wiring
+        )
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.

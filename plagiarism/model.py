@@ -95,6 +95,9 @@ class Unit:
     tokens: TokenStream
     calls: tuple[str, ...] = ()  # names this unit calls, for the call graph
     content_hash: str = ""  # hash of the normalized token syms: equal hash, equal code shape
+    # Module code that only wires names (imports, name tables, module registration): a match
+    # of it alone is no finding (see `normalize.wires_names_only`).
+    wiring: bool = False
 
     @property
     def key(self) -> str:

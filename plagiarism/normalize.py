@@ -110,6 +110,7 @@ class RawUnit:
     idents: tuple[str | None, ...]
     calls: tuple[str, ...]
     literals: tuple[tuple[int, int], ...] = ()  # see TokenStream.literals
+    wiring: bool = False  # module code that only wires names (see `wires_names_only`)
 
     def __reduce__(self) -> tuple[type[RawUnit], tuple[object, ...]]:
         # Rebuilt by the constructor: unpickling through the slots' __setstate__ was ~20 %
@@ -1431,6 +1432,136 @@ def dead_store(inner: Node, counts: dict[str, int], text_of: Callable[[Node], st
     return counts.get(text_of(left), 0) == 1 and _pure(right)
 
 
+def wires_names_only(root: Node, source: bytes) -> bool:
+    """Whether a file's module-level code only wires names together: imports, tables of
+    names (`__all__ = [...]`, `_import_structure["x"] = ["X"]`), filling them
+    (`.update(...)`, `.extend(...)`, `setattr(...)`), registering the module
+    (`sys.modules[__name__] = ...`), and the `if`/`try`/`for` around those (availability
+    checks that raise or pass). A package's `__init__.py` is this, written alike across a
+    family of projects (every Hugging Face library has the same lazy-import tables), so a
+    match of it proves little on its own."""
+    code = [c for c in root.named_children if c.kind_id not in _COMMENT_KINDS]
+    return bool(code) and all(_wires(c, source) for c in code)
+
+
+def _wires(node: Node, source: bytes) -> bool:
+    kind = node.type
+    if kind in _WIRING_LEAVES:
+        return True
+    if kind == "expression_statement":
+        inner = _only_named_child(node)
+        if inner is None:
+            return False
+        if inner.type == "string":
+            return True  # a docstring
+        if inner.type in ("assignment", "augmented_assignment"):  # `t["x"] += ["X"]` too
+            left = inner.child_by_field_id(_F_LEFT)
+            right = inner.child_by_field_id(_F_RIGHT)
+            if left is None or right is None:
+                return right is None  # `x: T` binds nothing
+            if _registers_module(left, source):
+                return True
+            return left.type in _TABLE_TARGETS and _name_table(right, source)
+        if inner.type == "call":
+            return _fills_table(inner, source)
+        return False
+    if kind in _WIRING_COMPOUNDS:
+        for child in node.named_children:
+            if child.type == "block":
+                if not all(_wires(s, source) for s in child.named_children):
+                    return False
+            elif child.type.endswith("_clause") and not _wires(child, source):
+                return False
+        return True
+    return False
+
+
+def _name_table(node: Node, source: bytes) -> bool:
+    """Names, and containers of names: identifiers, dotted names, strings without spaces
+    (module and class names, version pins). Numbers and prose are not names: a copied table
+    of constants or of prompts is evidence (see `literal_digest`)."""
+    kind = node.type
+    if kind in _NAME_LEAVES:
+        return True
+    if kind in ("string", "concatenated_string"):
+        return len(source[node.start_byte : node.end_byte].split()) == 1
+    if kind in _TABLE_CONTAINERS:
+        return all(
+            _name_table(c, source) for c in node.named_children if c.kind_id not in _COMMENT_KINDS
+        )
+    return False
+
+
+def _registers_module(target: Node, source: bytes) -> bool:
+    """`sys.modules[...]` as an assignment's target."""
+    if target.type != "subscript":
+        return False
+    value = target.child_by_field_id(_F_VALUE)
+    return value is not None and source[value.start_byte : value.end_byte] == b"sys.modules"
+
+
+def _fills_table(call: Node, source: bytes) -> bool:
+    """`t.update(...)`, `t.extend(...)`, `setattr(...)` with names as arguments (or the
+    result of a call on names: `get_objects_from_module(dummies)`), not computed values."""
+    function = call.child_by_field_id(_F_FUNCTION)
+    if function is None:
+        return False
+    if function.type == "identifier":
+        fills = source[function.start_byte : function.end_byte] == b"setattr"
+    elif function.type == "attribute":
+        attr = function.child_by_field_id(_F_ATTRIBUTE)
+        fills = attr is not None and source[attr.start_byte : attr.end_byte] in _TABLE_FILLERS
+    else:
+        fills = False
+    return fills and _names_passed(call, source, nested=True)
+
+
+def _names_passed(call: Node, source: bytes, nested: bool) -> bool:
+    arguments = call.child_by_field_id(_F_ARGUMENTS)
+    if arguments is None:
+        return False
+    for arg in arguments.named_children:
+        if arg.type == "keyword_argument":
+            arg = arg.child_by_field_id(_F_VALUE)
+            if arg is None:
+                return False
+        if _name_table(arg, source) or _registers_module(arg, source):
+            continue
+        if not (nested and arg.type == "call" and _names_passed(arg, source, nested=False)):
+            return False
+    return True
+
+
+_COMMENT_KINDS = _kind_ids("comment")
+_WIRING_LEAVES = frozenset(
+    {
+        "import_statement",
+        "import_from_statement",
+        "future_import_statement",
+        "pass_statement",
+        "raise_statement",
+        "comment",
+    }
+)
+_WIRING_COMPOUNDS = frozenset(
+    {
+        "if_statement",
+        "elif_clause",
+        "else_clause",
+        "try_statement",
+        "except_clause",
+        "finally_clause",
+        "for_statement",
+    }
+)
+_TABLE_TARGETS = frozenset({"identifier", "subscript", "attribute", "pattern_list"})
+_NAME_LEAVES = frozenset({"identifier", "attribute", "true", "false", "none", "ellipsis"})
+_TABLE_CONTAINERS = frozenset(
+    {"list", "tuple", "set", "dictionary", "pair", "parenthesized_expression", "expression_list"}
+)
+_TABLE_FILLERS = frozenset({b"update", b"extend", b"append", b"setdefault"})
+
+
 def _emit_unit(span: UnitSpan, scan: _Scan) -> _Emitter:
     em = _Emitter(scan)
     node = span.node
@@ -1614,6 +1745,7 @@ def _analyze(
             idents=tuple(em.idents),
             calls=tuple(dict.fromkeys(em.calls)),
             literals=tuple(em.literals),
+            wiring=span.kind == "module" and wires_names_only(span.node, parsed.source),
         )
         units.append(raw)
         if kept is not None and key is not None:
@@ -1788,6 +1920,7 @@ def resolve_unit(
         tokens=stream,
         calls=raw.calls,
         content_hash=content_hash(stream),
+        wiring=raw.wiring,
     )
 
 

@@ -6,12 +6,21 @@ import ast
 import keyword
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plagiarism.fingerprint import kgram_hashes
 from plagiarism.model import SourceFile, Unit
-from plagiarism.normalize import LIB, analyze_file, normalize_number, resolve_side, token_text
+from plagiarism.normalize import (
+    LIB,
+    analyze_file,
+    normalize_number,
+    resolve_side,
+    token_text,
+    wires_names_only,
+)
+from plagiarism.parse import parse_text
 
 # Seed code with {slots} for every name the project defines. Library names stay literal.
 TEMPLATE = '''
@@ -467,3 +476,39 @@ def test_a_file_the_scan_cannot_follow_is_skipped_with_a_warning_not_an_error() 
     syms, reasons, skipped = analyse(f"{'(' * 3000}a{')' * 3000} = 1\n")
     assert syms == {}
     assert skipped == [True] and "nests deeper than the analysis can follow" in reasons[0]
+
+
+WIRING = {
+    "imports and __all__": "import os\nfrom .a import b\n__all__ = ['b', 'c']\n",
+    "a table filled under an availability check": (
+        "t = {'m': ['M']}\ntry:\n    if not ok():\n        raise Missing()\nexcept Missing:\n"
+        "    pass\nelse:\n    t['n'] = ['N']\n    t['o'] += ['O']\n"
+    ),
+    "module registration and attribute loop": (
+        "import sys\nsys.modules[__name__] = Lazy(__name__, t)\n"
+        "for k, v in extra.items():\n    setattr(sys.modules[__name__], k, v)\n"
+    ),
+    "a version table": '"""Doc."""\ndeps = {"torch": "torch>=2.1", "pillow": None}\n',
+}
+NOT_WIRING = {
+    "a computed value": "import math\nSCALE = math.sqrt(2)\n",
+    "arithmetic": "A = 1\nB = A * 2\n",
+    "a call for its effect": "import torch\ntorch.manual_seed(0)\n",
+    "a loop that computes": "t = []\nfor i in range(3):\n    t.append(i * i)\n",
+    "a definition beside the tables": "__all__ = ['f']\nx = f(2)\n",
+    # Tables of numbers or of prose are evidence when copied: schedules, prompts.
+    "constants": "MEAN = (0.485, 0.456, 0.406)\nSTEPS = [999, 979, 958]\n",
+    "prompts": "SYSTEM = 'You are a helpful assistant.'\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(WIRING))
+def test_module_code_that_only_wires_names(case: str) -> None:
+    parsed = parse_text(WIRING[case])
+    assert wires_names_only(parsed.root, parsed.source), case
+
+
+@pytest.mark.parametrize("case", sorted(NOT_WIRING))
+def test_module_code_that_does_something(case: str) -> None:
+    parsed = parse_text(NOT_WIRING[case])
+    assert not wires_names_only(parsed.root, parsed.source), case

@@ -367,3 +367,59 @@ def test_house_style_both_projects_repeat_is_not_a_finding(tmp_path: Path) -> No
     r = compare(a, b, Settings(jobs=1, use_cache=False))
     findings = [p for p in r.pairs if not p.backed_only]
     assert [p.b.path for p in findings] == ["layers/scale.py"]
+
+
+LAZY = """\
+from typing import TYPE_CHECKING
+
+from ...utils import OptionalDependencyNotAvailable, _LazyModule, is_torch_available, is_vision_available
+
+_import_structure = {{"configuration_{name}": ["{Name}Config"]}}
+
+try:
+    if not is_torch_available():
+        raise OptionalDependencyNotAvailable()
+except OptionalDependencyNotAvailable:
+    pass
+else:
+    _import_structure["modeling_{name}"] = ["{Name}Model", "{Name}PreTrainedModel"]
+
+try:
+    if not is_vision_available():
+        raise OptionalDependencyNotAvailable()
+except OptionalDependencyNotAvailable:
+    pass
+else:
+    _import_structure["image_processing_{name}"] = ["{Name}ImageProcessor"]
+
+if TYPE_CHECKING:
+    from .configuration_{name} import {Name}Config
+else:
+    import sys
+
+    sys.modules[__name__] = _LazyModule(
+        __name__, globals()["__file__"], _import_structure, module_spec=__spec__
+    )
+"""
+
+
+def _lazy(name: str) -> str:
+    return LAZY.format(name=name, Name=name.title())
+
+
+def test_a_lazy_import_module_elsewhere_is_wiring_not_a_finding(tmp_path: Path) -> None:
+    # One package's __init__ follows another project's lazy-import template (as diffusers'
+    # pipelines follow transformers' models): tables of its own names in the family's
+    # wiring. Not a finding, however alike; at its own path it is a fork's own file, judged.
+    a = _side(tmp_path / "a", {"models/alpha/__init__.py": _lazy("alpha")})
+    elsewhere = _side(tmp_path / "b", {"pipelines/beta/__init__.py": _lazy("beta")})
+    same_place = _side(tmp_path / "c", {"models/alpha/__init__.py": _lazy("beta")})
+    settings = Settings(jobs=1, use_cache=False)
+    moved = compare(a, elsewhere, settings)
+    assert [p.b.name for p in moved.pairs if not p.backed_only] == []
+    kept = compare(a, same_place, settings)
+    assert [(p.b.name, p.backed_only) for p in kept.pairs] == [("<module>", False)]
+    # The rule is the wiring's alone: the same module with one line of logic is judged.
+    logic = _lazy("beta") + "\nDEFAULT_SIZE = max(224, len(_import_structure))\n"
+    judged = compare(a, _side(tmp_path / "d", {"pipelines/beta/__init__.py": logic}), settings)
+    assert [p.b.name for p in judged.pairs if not p.backed_only] == ["<module>"]
