@@ -313,20 +313,14 @@ def test_a_copy_pasted_into_two_files_is_still_two_findings(tmp_path: Path) -> N
     assert len(findings) == 2 and sorted(p.one_to_one for p in findings) == [False, True]
 
 
-HOUSE = """\
-import torch
-from ...utils import OptionalDependencyNotAvailable, is_torch_available, lazy_module
+def _guarded(check: str, lines: list[str]) -> str:
+    """A Hugging Face availability check that fills the import table when it passes."""
+    body = "\n".join(f"    {line}" for line in lines)
+    return (
+        f"try:\n    if not {check}():\n        raise OptionalDependencyNotAvailable()\n"
+        f"except OptionalDependencyNotAvailable:\n    pass\nelse:\n{body}\n"
+    )
 
-_structure = {{"config_{name}": ["{Name}Config"]}}
-try:
-    if not is_torch_available():
-        raise OptionalDependencyNotAvailable()
-except OptionalDependencyNotAvailable:
-    pass
-else:
-{entries}
-module = lazy_module(__name__, _structure, torch.device("cpu"))
-"""
 
 DISTINCT = """\
 import torch
@@ -344,10 +338,14 @@ def rescale_{name}(hidden, gamma, beta, steps=12, floor=1e-5):
 
 def _house(name: str, entries: int) -> str:
     """One package's lazy-import module: the same template, its own table of `entries`."""
-    lines = "\n".join(
-        f'    _structure["part{k}_{name}"] = ["{name.title()}Part{k}"]' for k in range(entries)
+    lines = [f'_structure["part{k}_{name}"] = ["{name.title()}Part{k}"]' for k in range(entries)]
+    return (
+        "import torch\n"
+        "from ...utils import OptionalDependencyNotAvailable, is_torch_available, lazy_module\n\n"
+        f'_structure = {{"config_{name}": ["{name.title()}Config"]}}\n'
+        + _guarded("is_torch_available", lines)
+        + 'module = lazy_module(__name__, _structure, torch.device("cpu"))\n'
     )
-    return HOUSE.format(name=name, Name=name.title(), entries=lines)
 
 
 def test_house_style_both_projects_repeat_is_not_a_finding(tmp_path: Path) -> None:
@@ -369,42 +367,27 @@ def test_house_style_both_projects_repeat_is_not_a_finding(tmp_path: Path) -> No
     assert [p.b.path for p in findings] == ["layers/scale.py"]
 
 
-LAZY = """\
-from typing import TYPE_CHECKING
-
-from ...utils import OptionalDependencyNotAvailable, _LazyModule, is_torch_available, is_vision_available
-
-_import_structure = {{"configuration_{name}": ["{Name}Config"]}}
-
-try:
-    if not is_torch_available():
-        raise OptionalDependencyNotAvailable()
-except OptionalDependencyNotAvailable:
-    pass
-else:
-    _import_structure["modeling_{name}"] = ["{Name}Model", "{Name}PreTrainedModel"]
-
-try:
-    if not is_vision_available():
-        raise OptionalDependencyNotAvailable()
-except OptionalDependencyNotAvailable:
-    pass
-else:
-    _import_structure["image_processing_{name}"] = ["{Name}ImageProcessor"]
-
-if TYPE_CHECKING:
-    from .configuration_{name} import {Name}Config
-else:
-    import sys
-
-    sys.modules[__name__] = _LazyModule(
-        __name__, globals()["__file__"], _import_structure, module_spec=__spec__
-    )
-"""
-
-
 def _lazy(name: str) -> str:
-    return LAZY.format(name=name, Name=name.title())
+    """A package `__init__` in the Hugging Face lazy-import template: wiring only."""
+    title = name.title()
+    return (
+        "from typing import TYPE_CHECKING\n\n"
+        "from ...utils import (\n    OptionalDependencyNotAvailable,\n    _LazyModule,\n"
+        "    is_torch_available,\n    is_vision_available,\n)\n\n"
+        f'_import_structure = {{"configuration_{name}": ["{title}Config"]}}\n\n'
+        + _guarded(
+            "is_torch_available",
+            [f'_import_structure["modeling_{name}"] = ["{title}Model", "{title}PreTrainedModel"]'],
+        )
+        + "\n"
+        + _guarded(
+            "is_vision_available",
+            [f'_import_structure["image_processing_{name}"] = ["{title}ImageProcessor"]'],
+        )
+        + f"\nif TYPE_CHECKING:\n    from .configuration_{name} import {title}Config\n"
+        "else:\n    import sys\n\n    sys.modules[__name__] = _LazyModule(\n"
+        '        __name__, globals()["__file__"], _import_structure, module_spec=__spec__\n    )\n'
+    )
 
 
 def test_a_lazy_import_module_elsewhere_is_wiring_not_a_finding(tmp_path: Path) -> None:
