@@ -407,6 +407,11 @@ class Matching:
     renames: tuple[Rename, ...]
     matched_tokens_b: int
     tokens_b: int
+    # Tokens of A found in B by the reported pairs, each counted once however many B units
+    # it explains: a suspect that holds all of a small original inside much code of its own
+    # has a low share of B explained, and most of A found.
+    matched_tokens_a: int = 0
+    tokens_a: int = 0
 
 
 # Prose strings (help texts, messages) that must all agree, or all differ, to decide a pair
@@ -573,6 +578,7 @@ def build(
     pairs: list[Pair] = []
     made = RenameCache()
     explained: dict[int, int] = {}  # b index -> tokens explained
+    found_a: dict[int, bytearray] = {}  # a index -> which of its tokens a pair matched
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
         # The look-alikes of a template are context: only its one-to-one partner is judged.
@@ -593,6 +599,11 @@ def build(
             continue
         explained[b] = s.alignment.matched
         tiles = s.alignment.tiles
+        found = found_a.get(s.a)
+        if found is None:
+            found = found_a[s.a] = bytearray(len(ua.tokens))
+        for t in tiles:
+            found[t.a : t.a + t.length] = b"\x01" * t.length
         pairs.append(
             Pair(
                 a=unit_ref(ua),
@@ -616,6 +627,8 @@ def build(
         renames=rename_map(pairs),
         matched_tokens_b=sum(explained.values()),
         tokens_b=tokens_b,
+        matched_tokens_a=sum(found.count(1) for found in found_a.values()),
+        tokens_a=sum(len(u.tokens) for u in units_a),
     )
 
 

@@ -189,10 +189,11 @@ class FileInfo:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """The headline of a result: how much of B is explained by A, and the counts behind it."""
+    """The headline of a result: how much of B is explained by A, how much of A is found in
+    B, and the counts behind them."""
 
     similarity: float  # share of B's unit tokens explained by A
-    verdict: str
+    verdict: str  # from the larger of `similarity` and `similarity_a`
     files_a: int
     files_b: int
     units_a: int
@@ -201,6 +202,11 @@ class Summary:
     matched_tokens_b: int
     pairs: int
     candidates: int
+    # The other way round: the share of A's unit tokens found in B (a suspect that holds a
+    # small original whole, among much code of its own, has a low `similarity`).
+    similarity_a: float = 0.0
+    tokens_a: int = 0
+    matched_tokens_a: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -803,9 +803,11 @@ def _compare(
         writes.settle()
 
     similarity = matching.matched_tokens_b / matching.tokens_b if matching.tokens_b else 0.0
+    similarity_a = matching.matched_tokens_a / matching.tokens_a if matching.tokens_a else 0.0
     summary = Summary(
         similarity=similarity,
-        verdict=settings.verdict(similarity),
+        # Either way round: B made mostly of A, or A found mostly whole inside B.
+        verdict=settings.verdict(max(similarity, similarity_a)),
         files_a=len(a.files),
         files_b=len(b.files),
         units_a=len(units_a),
@@ -814,6 +816,9 @@ def _compare(
         matched_tokens_b=matching.matched_tokens_b,
         pairs=len(matching.pairs),
         candidates=n_candidates,
+        similarity_a=similarity_a,
+        tokens_a=matching.tokens_a,
+        matched_tokens_a=matching.matched_tokens_a,
     )
     text_by_hash = {f.sha256: f.text for f in a.files + b.files}
     blobs = {}

@@ -103,7 +103,11 @@ def to_dict(result: Result) -> dict[str, Any]:
         "tool": {"name": "plagiarism", "version": result.tool_version},
         "settings": result.settings,
         "sources": {"a": asdict(result.source_a), "b": asdict(result.source_b)},
-        "summary": {**asdict(result.summary), "similarity": round(result.summary.similarity, 4)},
+        "summary": {
+            **asdict(result.summary),
+            "similarity": round(result.summary.similarity, 4),
+            "similarity_a": round(result.summary.similarity_a, 4),
+        },
         "finding": result.finding,
         "pairs": [_pair(i + 1, p) for i, p in enumerate(result.pairs)],
         "file_pairs": [asdict(fp) for fp in result.file_pairs],

@@ -119,3 +119,72 @@ def test_twin_methods_pair_by_the_names_the_copy_kept(tmp_path: Path) -> None:
     partner = {p.b.name: p.a.name for p in result.pairs if p.one_to_one}
     assert partner["BlenderbotFast._encode_plus"] == "RobertaFast._encode_plus"
     assert partner["BlenderbotFast._batch_encode_plus"] == "RobertaFast._batch_encode_plus"
+
+
+ORIGINAL = """
+import torch
+
+
+def rescale(hidden, gamma, beta, steps=12, floor=1e-5):
+    mean = hidden.mean(dim=-1, keepdim=True)
+    spread = hidden.var(dim=-1, keepdim=True, unbiased=False).clamp(min=floor)
+    hidden = (hidden - mean) * torch.rsqrt(spread) * gamma + beta
+    for _ in range(steps):
+        hidden = torch.nn.functional.gelu(hidden) * 0.5 + hidden.roll(1, dims=-1) * 0.25
+    return hidden.flatten(1).softmax(dim=-1)
+
+
+def pool_tokens(tokens, mask, temperature=0.07):
+    weights = (tokens @ tokens.mean(dim=1, keepdim=True).transpose(1, 2)) / temperature
+    weights = weights.masked_fill(~mask.unsqueeze(-1), float("-inf")).softmax(dim=1)
+    pooled = (weights * tokens).sum(dim=1)
+    return torch.nn.functional.normalize(pooled, dim=-1), weights.squeeze(-1)
+"""
+
+
+def _own_code(i: int) -> str:
+    """A module of the suspect's own: text handling, nothing like the original."""
+    return f"""
+import re
+
+
+def clean_{i}(text, limit={40 + i}):
+    words = [w.strip(".,;") for w in re.split(r"\\s+", text) if w]
+    seen = set()
+    out = []
+    for word in words:
+        key = word.lower()
+        if key in seen or len(out) >= limit:
+            continue
+        seen.add(key)
+        out.append(word.title() if len(word) > {3 + i % 4} else word)
+    return " ".join(out)
+
+
+def count_{i}(lines):
+    totals = {{}}
+    for line in lines:
+        for char in line:
+            totals[char] = totals.get(char, 0) + {1 + i % 3}
+    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[: {5 + i}]
+"""
+
+
+def test_an_original_held_whole_in_a_larger_suspect_is_a_copy(tmp_path: Path) -> None:
+    # A fork that keeps all of a small original among much code of its own: little of B is
+    # A's, but A is all there. The verdict reads both shares.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "ops.py").write_text(ORIGINAL, encoding="utf-8")
+    own = tmp_path / "b" / "text"
+    own.mkdir(parents=True)
+    (tmp_path / "b" / "vendor_ops.py").write_text(ORIGINAL.replace("rescale", "renorm"))
+    for i in range(30):
+        (own / f"m{i}.py").write_text(_own_code(i), encoding="utf-8")
+    result = compare(tmp_path / "a", tmp_path / "b", SETTINGS)
+    s = result.summary
+    assert s.similarity < 0.1 and s.similarity_a > 0.9
+    assert s.matched_tokens_a <= s.tokens_a
+    assert s.verdict == "copied"
+    # The other way round the suspect is all the original's, which is little of it.
+    back = compare(tmp_path / "b", tmp_path / "a", SETTINGS).summary
+    assert back.similarity > 0.9 and back.similarity_a < 0.1 and back.verdict == "copied"
