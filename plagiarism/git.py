@@ -96,6 +96,10 @@ class GitFailed(Exception):
         self.detail = detail
 
 
+class MissingObject(GitFailed):
+    """An object the repository names but does not hold (a partial or damaged clone)."""
+
+
 class GitStopped(GitFailed):
     """git stopped because its `watch` said so (a clone past its size cap): not a failure of
     the network or the server, which a caller may work around with the copy it has."""
@@ -439,7 +443,15 @@ def materialise(gitdir: Path, commit: str, cache_dir: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{commit}.", suffix=".tmp", dir=dest.parent))
     try:
-        _write_tree(gitdir, commit, tmp)
+        missing = _write_tree(gitdir, commit, tmp)
+        # Beside the tree, written before it is renamed into place: a tree is never found
+        # without the list of what it lacks.
+        listed = _missing_list(dest)
+        if missing:
+            # NUL-separated: a git path may hold a newline, never a NUL.
+            listed.write_bytes(b"\0".join(os.fsencode(p) for p in missing))
+        else:
+            listed.unlink(missing_ok=True)
         try:
             os.rename(tmp, dest)
         except OSError:
@@ -451,12 +463,26 @@ def materialise(gitdir: Path, commit: str, cache_dir: Path) -> Path:
     return dest
 
 
+def missing_from(tree: Path) -> list[str]:
+    """The paths of a materialised tree whose objects the repository did not hold."""
+    try:
+        data = _missing_list(tree).read_bytes()
+    except FileNotFoundError:
+        return []
+    return [os.fsdecode(p) for p in data.split(b"\0") if p]
+
+
+def _missing_list(tree: Path) -> Path:
+    return tree.parent / f"{tree.name}.missing"
+
+
 def _safe_relpath(path: str) -> bool:
     parts = path.split("/")
     return all(p not in ("", ".", "..") and p.lower() != ".git" for p in parts)
 
 
-def _write_tree(gitdir: Path, commit: str, dest: Path) -> None:
+def _write_tree(gitdir: Path, commit: str, dest: Path) -> list[str]:
+    """Write the files of `commit` under `dest`; the paths whose objects are missing."""
     out = run([f"--git-dir={gitdir}", "ls-tree", "-r", "-z", "--full-tree", commit]).stdout
     files: list[tuple[str, str, str]] = []  # mode, sha, path
     links: list[tuple[str, str]] = []
@@ -476,6 +502,7 @@ def _write_tree(gitdir: Path, commit: str, dest: Path) -> None:
         else:
             files.append((mode, sha, path))
     deadline = time.monotonic() + NETWORK_TIMEOUT
+    missing: list[str] = []
     # Symlinks last: while regular files are written no parent folder can be a symlink.
     with _BlobReader(gitdir) as blobs:
         for mode, sha, path in files:
@@ -490,18 +517,27 @@ def _write_tree(gitdir: Path, commit: str, dest: Path) -> None:
             except OSError as exc:
                 log.warning("commit %s: cannot write %r: %s", commit, path, exc)
                 continue
-            with os.fdopen(fd, "wb") as fh:
-                blobs.copy(sha, fh)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    blobs.copy(sha, fh)
+            except MissingObject:
+                missing.append(path)
+                target.unlink()
             if time.monotonic() > deadline:
                 raise GitFailed(["cat-file"], f"timed out after {NETWORK_TIMEOUT:g} s")
         for sha, path in links:
             target = dest / path
-            link_to = os.fsdecode(blobs.read_small(sha))
+            try:
+                link_to = os.fsdecode(blobs.read_small(sha))
+            except MissingObject:
+                missing.append(path)
+                continue
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(link_to, target)
             except OSError as exc:
                 log.warning("commit %s: cannot create symlink %r: %s", commit, path, exc)
+    return missing
 
 
 class _BlobReader:
@@ -545,8 +581,10 @@ class _BlobReader:
         proc.stdin.write(sha.encode("ascii") + b"\n")
         proc.stdin.flush()
         header = proc.stdout.readline().split()
+        if header[1:] == [b"missing"]:  # nothing follows: the stream stays in step
+            raise MissingObject(["cat-file"], f"object {sha} is missing from the repository")
         if len(header) != 3:
-            raise GitFailed(["cat-file"], f"object {sha} is missing from the clone")
+            raise GitFailed(["cat-file"], f"unexpected answer for object {sha}: {header!r}")
         return int(header[2])
 
     def copy(self, sha: str, fh: _Writer) -> None:

@@ -308,6 +308,8 @@ def read_files(
         listed = _walk(root, side, warnings, gitignore=False)
 
     wanted, excluded = _selectors(settings)
+    if root.parent.resolve() == (settings.cache_dir / "trees").resolve():  # a commit's tree
+        warnings += _missing_objects(root, wanted, side)
     chosen = sorted(p for p in listed if wanted(p))
     if len(chosen) > MAX_FILES:
         warnings.append(
@@ -332,6 +334,31 @@ def read_files(
         if warning is not None:
             warnings.append(warning)
     return files, warnings
+
+
+def _missing_objects(root: Path, wanted: Callable[[str], bool], side: Side) -> list[Warning]:
+    """The files of a commit the repository holds no content for (a partial or damaged
+    clone): each code file named, the rest counted in one warning."""
+    missing = git.missing_from(root)
+    code = [p for p in missing if wanted(p)]
+    out = [
+        Warning(side, _shown(p), "its content is missing from the repository; not compared", True)
+        for p in code
+    ]
+    others = [p for p in missing if not wanted(p)]
+    if others:
+        shown = ", ".join(_shown(p) for p in others[:3])
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        out.append(
+            Warning(
+                side,
+                None,
+                f"{len(others)} other file(s) of the commit are missing from the repository "
+                f"({shown}{more}): tokenizers, configs or weights among them are not compared",
+                skipped=True,
+            )
+        )
+    return out
 
 
 def _selectors(settings: Settings) -> tuple[Callable[[str], bool], Callable[[str], bool]]:

@@ -432,6 +432,38 @@ def test_a_fetch_that_takes_the_clone_past_its_cap_removes_it(
     assert src.commit == g(repo, "rev-parse", "HEAD")
 
 
+def test_files_whose_objects_the_repository_lacks_are_named(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A partial or damaged repository (a snapshot without its largest files): the commit
+    # names blobs it does not hold. The rest is compared; what is missing is said, never
+    # dropped in silence, and one missing object no longer stops the whole run.
+    work = git_repo(
+        tmp_path / "work",
+        {"model.py": "def f(x):\n    return x + 1\n", "lost.py": "LOST = 1\n", "w.bin": "w" * 99},
+    )
+    commit_all(work, "code and weights")
+    bare = tmp_path / "bare.git"
+    g(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    for name in ("lost.py", "w.bin"):
+        sha = g(work, "rev-parse", f"HEAD:{name}")
+        (bare / "objects" / sha[:2] / sha[2:]).unlink()
+    src = resolve(str(bare), None, settings, "b")
+    files, warnings = read_files(src, settings, "b")
+    assert paths(files) == ["model.py"]
+    said = {(w.path, w.reason, w.skipped) for w in warnings}
+    assert ("lost.py", "its content is missing from the repository; not compared", True) in said
+    assert any(
+        w.path is None
+        and w.skipped
+        and w.reason.startswith("1 other file(s) of the commit")
+        and "(w.bin)" in w.reason
+        for w in warnings
+    )
+    again = read_files(resolve(str(bare), None, settings, "b"), settings, "b")[1]
+    assert {(w.path, w.reason) for w in again} == {(w.path, w.reason) for w in warnings}
+
+
 def test_a_drive_letter_or_a_path_with_a_colon_later_is_no_address(
     settings: Settings, tmp_path: Path
 ) -> None:
