@@ -8,6 +8,7 @@ from pathlib import Path
 
 from plagiarism import Settings, compare
 from plagiarism.model import Result
+from tests.unit.test_pairing import DISTINCT
 
 SETTINGS = Settings().with_overrides(jobs=1, use_cache=False)
 
@@ -121,18 +122,9 @@ def test_twin_methods_pair_by_the_names_the_copy_kept(tmp_path: Path) -> None:
     assert partner["BlenderbotFast._batch_encode_plus"] == "RobertaFast._batch_encode_plus"
 
 
-ORIGINAL = """
-import torch
-
-
-def rescale(hidden, gamma, beta, steps=12, floor=1e-5):
-    mean = hidden.mean(dim=-1, keepdim=True)
-    spread = hidden.var(dim=-1, keepdim=True, unbiased=False).clamp(min=floor)
-    hidden = (hidden - mean) * torch.rsqrt(spread) * gamma + beta
-    for _ in range(steps):
-        hidden = torch.nn.functional.gelu(hidden) * 0.5 + hidden.roll(1, dims=-1) * 0.25
-    return hidden.flatten(1).softmax(dim=-1)
-
+ORIGINAL = (
+    DISTINCT.format(name="core")
+    + """
 
 def pool_tokens(tokens, mask, temperature=0.07):
     weights = (tokens @ tokens.mean(dim=1, keepdim=True).transpose(1, 2)) / temperature
@@ -140,6 +132,7 @@ def pool_tokens(tokens, mask, temperature=0.07):
     pooled = (weights * tokens).sum(dim=1)
     return torch.nn.functional.normalize(pooled, dim=-1), weights.squeeze(-1)
 """
+)
 
 
 def _own_code(i: int) -> str:
@@ -177,7 +170,7 @@ def test_an_original_held_whole_in_a_larger_suspect_is_a_copy(tmp_path: Path) ->
     (tmp_path / "a" / "ops.py").write_text(ORIGINAL, encoding="utf-8")
     own = tmp_path / "b" / "text"
     own.mkdir(parents=True)
-    (tmp_path / "b" / "vendor_ops.py").write_text(ORIGINAL.replace("rescale", "renorm"))
+    (tmp_path / "b" / "vendor_ops.py").write_text(ORIGINAL.replace("rescale_core", "renorm"))
     for i in range(30):
         (own / f"m{i}.py").write_text(_own_code(i), encoding="utf-8")
     result = compare(tmp_path / "a", tmp_path / "b", SETTINGS)
