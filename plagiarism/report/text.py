@@ -38,13 +38,22 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
         lines += ["", f"Top pairs (score = share of the B unit matched; {n} in all):"]
         cells = cells_of(result)
         for p in result.pairs[:top]:
-            tag = "" if p.one_to_one else "  (A unit also matched elsewhere)"
+            # A 1.00 beside a seven-token class header reads as a finding unless it says not.
+            tags = ([] if p.one_to_one else ["A unit also matched elsewhere"]) + (
+                ["context"] if p.backed_only else []
+            )
+            tag = f"  ({'; '.join(tags)})" if tags else ""
             lines.append(
                 f"  {p.score:4.2f}  {p.a.name} {_loc(p.a, cells)}"
                 f"  ->  {p.b.name} {_loc(p.b, cells)}{tag}"
             )
         if len(result.pairs) > top:
             lines.append(f"  ... {len(result.pairs) - top} more (see --json or --html)")
+        if any(p.backed_only for p in result.pairs[:top]):
+            lines.append(
+                "  (context: too small or weak to count alone; shown because findings link "
+                "its files or its calls)"
+            )
     if result.renames:
         lines += ["", "Rename map (original -> suspect, pairs agreeing):"]
         for r in result.renames[:renames]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from plagiarism import Settings, compare
 from plagiarism.model import Result
+from plagiarism.report.text import render
 from tests.unit.test_pairing import DISTINCT
 
 SETTINGS = Settings().with_overrides(jobs=1, use_cache=False)
@@ -181,3 +182,20 @@ def test_an_original_held_whole_in_a_larger_suspect_is_a_copy(tmp_path: Path) ->
     # The other way round the suspect is all the original's, which is little of it.
     back = compare(tmp_path / "b", tmp_path / "a", SETTINGS).summary
     assert back.similarity > 0.9 and back.similarity_a < 0.1 and back.verdict == "copied"
+
+
+def test_the_summary_marks_context_pairs(tmp_path: Path) -> None:
+    # A class header is a few tokens: matched whole beside a copied method, it is context,
+    # and the terminal summary must not list its 1.00 as if it were a finding.
+    method = DISTINCT.format(name="x").split("\n\n\n", 1)[1]
+    body = "import torch\n\n\nclass Net(torch.nn.Module):\n" + "".join(
+        f"    {line}\n" if line else "\n" for line in method.splitlines()
+    ).replace("rescale_x(hidden", "rescale_x(self, hidden")
+    result = run(tmp_path, body, body.replace("Net", "Model").replace("rescale_x", "renorm"))
+    kinds = {p.b.name: p.backed_only for p in result.pairs}
+    assert kinds == {"Model.renorm": False, "Model": True}
+    lines = render(result).splitlines()
+    (header,) = [line for line in lines if " Model mod.py" in line]
+    (method,) = [line for line in lines if "Model.renorm" in line]
+    assert header.endswith("(context)") and not method.endswith(")")
+    assert any(line.strip().startswith("(context: too small or weak") for line in lines)
