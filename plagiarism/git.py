@@ -320,6 +320,15 @@ def worktree_files(root: Path) -> list[str]:
     return git_lines([*worktree_args(root), "ls-files", "-c", "-o", "--exclude-standard", "-z"])
 
 
+def head_files(root: Path) -> list[str]:
+    """The paths of the checkout's HEAD commit (none without one). Read from the commit's
+    tree: nothing of the work tree is hashed, so no filter of its config can run."""
+    try:
+        return git_lines([*worktree_args(root), "ls-tree", "-r", "--name-only", "-z", "HEAD"])
+    except GitFailed:
+        return []
+
+
 # --- the clone cache -----------------------------------------------------------------------------
 
 

@@ -294,6 +294,7 @@ def read_files(
     if not root.is_dir():
         raise SourceError(f"the folder of {source.spec} is gone: {root}")
     warnings: list[Warning] = []
+    wanted, excluded = _selectors(settings)
     if source.kind == "folder" or (not settings.use_gitignore and source.kind == "checkout"):
         listed = _walk(root, side, warnings, gitignore=settings.use_gitignore)
     elif os.path.lexists(root / ".git"):
@@ -301,13 +302,27 @@ def read_files(
             listed = git.worktree_files(root)
         except git.GitFailed as exc:
             raise SourceError(f"cannot list the files of {source.spec}: {exc.detail}") from None
-        # Tracked files deleted from the work tree are not part of what is being compared.
+        # Tracked files deleted from the work tree are not part of what is being compared
+        # (the checkout as it is), but a reviewer handed a checkout whose files are gone must
+        # not read "independent" without knowing why.
         listed = [p for p in listed if os.path.lexists(os.path.join(root, p))]
+        deleted = sum(
+            1 for p in git.head_files(root) if wanted(p) and not os.path.lexists(root / p)
+        )
+        if deleted:
+            warnings.append(
+                Warning(
+                    side,
+                    None,
+                    f"{deleted} tracked code file(s) deleted in the work tree (not committed) "
+                    f"are not compared; {_redact(source.spec)}@HEAD compares the last commit",
+                    skipped=True,
+                )
+            )
     else:
         # A tree materialised from a commit: every file in it is tracked, so no .gitignore applies.
         listed = _walk(root, side, warnings, gitignore=False)
 
-    wanted, excluded = _selectors(settings)
     if root.parent.resolve() == (settings.cache_dir / "trees").resolve():  # a commit's tree
         warnings += _missing_objects(root, wanted, side)
     chosen = sorted(p for p in listed if wanted(p))
@@ -333,6 +348,10 @@ def read_files(
             files.append(file)
         if warning is not None:
             warnings.append(warning)
+    if not files:
+        # Legitimate (a model repository holds weights and a tokenizer only), but the code
+        # verdict then says nothing of this side.
+        warnings.append(Warning(side, None, "no Python code read: this side's code is empty"))
     return files, warnings
 
 

@@ -464,6 +464,25 @@ def test_files_whose_objects_the_repository_lacks_are_named(
     assert {(w.path, w.reason) for w in again} == {(w.path, w.reason) for w in warnings}
 
 
+def test_code_deleted_from_a_checkout_is_said(settings: Settings, tmp_path: Path) -> None:
+    # A checkout is compared as it is; one handed over with its files deleted (staged or not)
+    # must not read as "independent" without a word.
+    repo = git_repo(tmp_path / "co", {"a.py": "A = 1\n", "b.py": "B = 2\n", "c.py": "C = 3\n"})
+    commit_all(repo, "three")
+    (repo / "a.py").unlink()
+    g(repo, "rm", "-q", "b.py")
+    src = resolve(str(repo), None, settings, "b")
+    files, warnings = read_files(src, settings, "b")
+    assert paths(files) == ["c.py"]
+    (said,) = [w for w in warnings if "deleted in the work tree" in w.reason]
+    assert said.skipped and said.reason.startswith("2 tracked code file(s) deleted")
+    assert said.reason.endswith(f"{repo}@HEAD compares the last commit")
+    (repo / "c.py").unlink()
+    files, warnings = read_files(resolve(str(repo), None, settings, "b"), settings, "b")
+    assert files == []
+    assert Warning("b", None, "no Python code read: this side's code is empty") in warnings
+
+
 def test_a_drive_letter_or_a_path_with_a_colon_later_is_no_address(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -598,7 +617,11 @@ def test_checkout_reads_tracked_and_untracked_but_not_ignored(
     ]
 
     (repo / "tracked.py").unlink()  # deleted, not yet committed: gone from what is compared
-    assert read_files(src, settings, "a") == ([files[1]], [])
+    kept, said = read_files(src, settings, "a")
+    assert kept == [files[1]]
+    assert [w.reason.split(";")[0] for w in said] == [
+        "1 tracked code file(s) deleted in the work tree (not committed) are not compared"
+    ]
 
 
 def test_checkout_without_commits(settings: Settings, tmp_path: Path) -> None:
