@@ -64,6 +64,20 @@ PAIRS = (
             ),
         ),
     ),
+    # Vision transformers written apart from timm, but for the CCT port, which brought
+    # DeiT's weight init with it (down to its redundant `isinstance(m, nn.Linear) and`).
+    HonestPair(
+        "timm==1.0.11",
+        "vit-pytorch==1.7.14",
+        tuple(
+            (
+                f"vit_pytorch/{module}.py",
+                "TransformerClassifier.init_weight",
+                "timm's (DeiT's) _init_weights, the redundant isinstance check kept",
+            )
+            for module in ("cct", "cct_3d")
+        ),
+    ),
 )
 
 
