@@ -28,7 +28,9 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
         _source("B (suspect) ", result.source_b),
         "",
         f"Verdict: {s.verdict}. {s.similarity:.0%} of B's code is explained by A "
-        f"(similarity {s.similarity:.3f}); {s.similarity_a:.0%} of A's code is found in B.",
+        f"(similarity {s.similarity:.3f})"
+        # A result written before the share of A was kept has no tokens of A: not 0 %.
+        + (f"; {s.similarity_a:.0%} of A's code is found in B." if s.tokens_a else "."),
         f"Compared {s.files_a} files / {s.units_a} units of A with {s.files_b} files / "
         f"{s.units_b} units of B; {s.candidates} candidate shape pairs aligned, "
         f"{s.pairs} reported.",

@@ -11,6 +11,7 @@ import pytest
 from plagiarism import Settings, compare
 from plagiarism.errors import ResultFormatError
 from plagiarism.report import json_format
+from plagiarism.report.text import render
 from tests.conftest import CORPORA
 
 
@@ -37,6 +38,19 @@ def test_a_text_with_lone_surrogates_survives(tmp_path: Path) -> None:
     out = tmp_path / "odd.json"
     json_format.write(odd, out)
     assert json_format.read(out).blobs[key].endswith("\udcff")
+
+
+def test_a_result_from_before_the_share_of_a_reads_without_it(tmp_path: Path) -> None:
+    # Results written before `similarity_a` have no tokens of A: the summary must not read
+    # "0 % of A's code is found in B" for a share that was never measured.
+    data = json_format.to_dict(_result(tmp_path))
+    fresh = render(json_format.from_dict(data)).splitlines()[3]
+    assert fresh.endswith("; 83% of A's code is found in B.")
+    for key in ("similarity_a", "tokens_a", "matched_tokens_a"):
+        del data["summary"][key]
+    old = json_format.from_dict(data)
+    assert old.summary.tokens_a == 0
+    assert render(old).splitlines()[3].endswith("(similarity 0.827).")
 
 
 # A saved result may come from anyone: what `plagiarism report` reads back is checked first.
