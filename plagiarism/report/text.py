@@ -70,8 +70,10 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
     if result.warnings:
         lines += [
             "",
-            f"Warnings: {len(result.warnings)} ({len(skipped)} files skipped; "
-            "their evidence is missing from this comparison):",
+            # A skipped-evidence warning may stand for many files ("15 other files ..."):
+            # warnings are counted, not files.
+            f"Warnings: {len(result.warnings)} ({len(skipped)} of them about evidence missing "
+            "from this comparison):",
         ]
         for w in result.warnings[:10]:
             place = " ".join(x for x in (w.side.upper() if w.side else "", w.path or "") if x)
