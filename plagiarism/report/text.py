@@ -75,7 +75,10 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
             f"Warnings: {len(result.warnings)} ({len(skipped)} of them about evidence missing "
             "from this comparison):",
         ]
-        for w in result.warnings[:10]:
+        # Missing evidence first: 80 notes on symlinks compared once must not hide the one
+        # file that could not be read.
+        shown = sorted(result.warnings, key=lambda w: not w.skipped)
+        for w in shown[:10]:
             place = " ".join(x for x in (w.side.upper() if w.side else "", w.path or "") if x)
             lines.append(f"  {place}: {w.reason}" if place else f"  {w.reason}")
         if len(result.warnings) > 10:

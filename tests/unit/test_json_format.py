@@ -10,6 +10,7 @@ import pytest
 
 from plagiarism import Settings, compare
 from plagiarism.errors import ResultFormatError
+from plagiarism.model import Warning
 from plagiarism.report import json_format
 from plagiarism.report.text import render
 from tests.conftest import CORPORA
@@ -86,3 +87,16 @@ def test_a_result_nested_past_the_decoder_is_an_error_not_a_crash(tmp_path: Path
     out.write_text("[" * 200_000 + "]" * 200_000)
     with pytest.raises(ResultFormatError, match="nested too deeply"):
         json_format.read(out)
+
+
+def test_the_summary_lists_missing_evidence_before_notes(tmp_path: Path) -> None:
+    # Eighty notes on symlinks compared once must not push the one unreadable file out of
+    # the ten warnings the terminal shows.
+    notes = tuple(
+        Warning("b", f"d{i}/prepare.py", "symlink to t.py, compared as t.py") for i in range(80)
+    )
+    lost = Warning("b", "nb.ipynb", "its content is missing from the repository", skipped=True)
+    r = dataclasses.replace(_result(tmp_path), warnings=(*notes, lost))
+    shown = render(r).split("Warnings: 81 (1 of them about evidence missing")[1].splitlines()
+    assert shown[1] == "  B nb.ipynb: its content is missing from the repository"
+    assert shown[-1] == "  ... 71 more (see --json or --html)"
