@@ -624,7 +624,9 @@ def build(
     return Matching(
         pairs=tuple(pairs),
         file_pairs=_file_pairs(pairs, units_b),
-        renames=rename_map(pairs),
+        # A context pair that is not one-to-one (another B class header that looks like an A
+        # one already paired) maps names by chance: `LayerNorm -> Rotary` is no rename.
+        renames=rename_map([p for p in pairs if p.one_to_one or not p.backed_only]),
         matched_tokens_b=sum(explained.values()),
         tokens_b=tokens_b,
         matched_tokens_a=sum(found.count(1) for found in found_a.values()),

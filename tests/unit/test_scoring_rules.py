@@ -199,3 +199,22 @@ def test_the_summary_marks_context_pairs(tmp_path: Path) -> None:
     (method,) = [line for line in lines if "Model.renorm" in line]
     assert header.endswith("(context)") and not method.endswith(")")
     assert any(line.strip().startswith("(context: too small or weak") for line in lines)
+
+
+def test_class_headers_that_look_alike_add_no_renames(tmp_path: Path) -> None:
+    # Every `class X(torch.nn.Module):` header is the same few tokens: beside a copied class,
+    # the suspect's other classes match the original's header too, as context. Those are no
+    # renames (`Norm -> Rotary`); the copied class's own are.
+    method = DISTINCT.format(name="x").split("\n\n\n", 1)[1]
+    body = "".join(f"    {line}\n" if line else "\n" for line in method.splitlines())
+    body = body.replace("rescale_x(hidden", "rescale_x(self, hidden")
+    original = f"import torch\n\n\nclass Norm(torch.nn.Module):\n{body}"
+    suspect = original.replace("Norm", "Scale").replace("rescale_x", "renorm") + "".join(
+        f"\n\nclass {name}(torch.nn.Module):\n    pass\n" for name in ("Rotary", "Gate")
+    )
+    result = run(tmp_path, original, suspect)
+    assert {(p.b.name, p.one_to_one) for p in result.pairs if p.backed_only} >= {
+        ("Rotary", False),
+        ("Gate", False),
+    }
+    assert {(r.a, r.b) for r in result.renames} == {("Norm", "Scale"), ("rescale_x", "renorm")}
