@@ -306,9 +306,13 @@ def read_files(
         # (the checkout as it is), but a reviewer handed a checkout whose files are gone must
         # not read "independent" without knowing why.
         listed = [p for p in listed if os.path.lexists(os.path.join(root, p))]
-        deleted = sum(
-            1 for p in git.head_files(root) if wanted(p) and not os.path.lexists(root / p)
-        )
+        # A clean work tree (git status said so when the source was resolved) lacks nothing
+        # of HEAD: no listing of the commit on every run.
+        deleted = 0
+        if source.dirty:
+            deleted = sum(
+                1 for p in git.head_files(root) if wanted(p) and not os.path.lexists(root / p)
+            )
         if deleted:
             warnings.append(
                 Warning(
@@ -322,8 +326,6 @@ def read_files(
     else:
         # A tree materialised from a commit: every file in it is tracked, so no .gitignore applies.
         listed = _walk(root, side, warnings, gitignore=False)
-
-    if root.parent.resolve() == (settings.cache_dir / "trees").resolve():  # a commit's tree
         warnings += _missing_objects(root, wanted, side)
     chosen = sorted(p for p in listed if wanted(p))
     if len(chosen) > MAX_FILES:
