@@ -1812,16 +1812,11 @@ def _moved(raw: RawUnit, start_line: int) -> RawUnit:
     shift = start_line - raw.start_line
     if not shift:
         return raw
-    return RawUnit(
-        qualname=raw.qualname,
-        kind=raw.kind,
+    return dataclasses.replace(
+        raw,
         start_line=start_line,
         end_line=raw.end_line + shift,
-        syms=raw.syms,
         lines=tuple([line + shift for line in raw.lines]),
-        idents=raw.idents,
-        calls=raw.calls,
-        literals=raw.literals,
     )
 
 
