@@ -59,7 +59,8 @@ class Scored:
     alignment: Alignment
     context: bool = False  # scored on context tiles: may be shown, never a finding
     # B's unit is house style: code both sides write again and again (see
-    # `pipeline.house_style`); it may be shown, never a finding.
+    # `pipeline.house_style`); it may be shown, never a finding, unless paired at its own
+    # path (see `build`).
     house_style: bool = False
 
 
@@ -582,15 +583,11 @@ def build(
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
         # The look-alikes of a template are context: only its one-to-one partner is judged.
-        # Module code that only wires names (a package's lazy-import tables) is written alike
-        # across a family of projects: context, unless at its own path (a fork's own file).
-        wiring = ub.wiring and ua.path != ub.path
-        finding = (
-            is_finding(s)
-            and not (b in extra and s.a in templates)
-            and not s.house_style
-            and not wiring
-        )
+        # Code written alike across a family of projects (house style both repeat, module
+        # code that only wires names) is context too, unless paired at its own path: there
+        # it is a fork's own file, changed.
+        family = (s.house_style or ub.wiring) and ua.path != ub.path
+        finding = is_finding(s) and not (b in extra and s.a in templates) and not family
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.

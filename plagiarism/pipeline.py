@@ -608,10 +608,8 @@ def score_candidates(
         styled = twins_here is None and ub.content_hash in house
         for a_index in partners:
             key = (units_a[a_index].content_hash, ub.content_hash)
-            # At its own path the code is the fork's own, changed: never house style.
-            style = styled and units_a[a_index].path != ub.path
             scored.append(
-                Scored(a=a_index, b=b_index, alignment=alignments[key], house_style=style)
+                Scored(a=a_index, b=b_index, alignment=alignments[key], house_style=styled)
             )
     return scored, len(needed)
 
