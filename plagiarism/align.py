@@ -106,11 +106,13 @@ def anchors(syms: tuple[str, ...], start: int, length: int) -> int:
     )
 
 
+def anchor_set(syms: tuple[str, ...]) -> set[str]:
+    """The different anchor symbols a stream carries (what a short unit has to say)."""
+    return {s for s in syms if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")}
+
+
 def distinct_anchors(syms: tuple[str, ...]) -> int:
-    """How many different anchor symbols a stream carries (what a short unit has to say)."""
-    return len(
-        {s for s in syms if s not in GENERIC and s not in PLACEHOLDERS and not s.endswith("=")}
-    )
+    return len(anchor_set(syms))
 
 
 # Anchors that say nothing about what code computes: Python's keywords, punctuation and the

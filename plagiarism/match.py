@@ -15,7 +15,7 @@ honest implementations agree on no such map.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -23,6 +23,7 @@ from plagiarism.align import (
     Alignment,
     RenameCache,
     aligned_names,
+    anchor_set,
     best_names,
     content_anchors,
     distinct_anchors,
@@ -505,6 +506,60 @@ class _Findings:
         return len(kept) >= MIN_KEPT_NAMES and sum(kept) >= KEPT_NAMES * sum(faced.values())
 
 
+# Small units of one file of B that are each the same code as a unit of one file of A, in
+# at least this many pairs, are a copy of that file's code together (see `bulk_copies`).
+BULK_UNITS = 4
+
+
+def bulk_copies(
+    chosen: Mapping[int, Scored],
+    units_a: Sequence[Unit],
+    units_b: Sequence[Unit],
+    settings: Settings,
+) -> frozenset[int]:
+    """Units of B (their one-to-one pairs) that are small copies made in bulk.
+
+    A unit under `min_unit_tokens` counts alone only as a whole copy that says enough
+    (`small_copy`): `exists`, `default`, `cast_tuple` and `l2norm` each say too little. But a
+    file of such helpers renamed one by one is a file copied: `BULK_UNITS` or more of its
+    units, each the same code as its partner up to renaming, all partners in one file of A,
+    that carry between them twice what one small copy must (`small_unit_anchors` anchors,
+    `min_unit_tokens` tokens). Honest files share such units one or two at a time.
+    What chance pairs is left out: a unit with no anchor (`return self.embed_tokens`, every
+    Hugging Face model's getter), a shape its file writes twice (`require_x` decorators,
+    `return False` stubs: any of those twins would pair), and context and family pairs.
+    """
+    shapes_a = Counter((u.path, u.content_hash) for u in units_a)
+    shapes_b = Counter((u.path, u.content_hash) for u in units_b)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for b, s in chosen.items():
+        ua, ub = units_a[s.a], units_b[b]
+        syms = ub.tokens.syms
+        if (
+            s.context
+            or ((s.house_style or ub.wiring) and ua.path != ub.path)
+            or len(syms) >= settings.min_unit_tokens
+            or ua.tokens.syms != syms
+            or shapes_a[(ua.path, ua.content_hash)] > 1
+            or shapes_b[(ub.path, ub.content_hash)] > 1
+            or not distinct_anchors(syms)
+        ):
+            continue
+        groups[(ua.path, ub.path)].append(b)
+    out: set[int] = set()
+    for members in groups.values():
+        if len(members) < BULK_UNITS:
+            continue
+        streams = [units_b[b].tokens.syms for b in members]
+        said = set().union(*map(anchor_set, streams))
+        if (
+            len(said) >= 2 * settings.small_unit_anchors
+            and sum(map(len, streams)) >= 2 * settings.min_unit_tokens
+        ):
+            out.update(members)
+    return frozenset(out)
+
+
 def build(
     units_a: Sequence[Unit],
     units_b: Sequence[Unit],
@@ -565,6 +620,7 @@ def build(
             extra[s.b] = s
 
     is_finding = _Findings(units_a, units_b, settings, names)
+    bulk = bulk_copies(chosen, units_a, units_b, settings)
     files_of: dict[int, set[str]] = defaultdict(set)  # A unit -> files of B it explains
     for b, s in chain(chosen.items(), extra.items()):
         files_of[s.a].add(units_b[b].path)
@@ -573,7 +629,7 @@ def build(
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
     file_of_pair: Counter[tuple[str, str]] = Counter()
     for b, s in chosen.items():
-        if is_finding(s):
+        if is_finding(s) or b in bulk:
             file_of_pair[(units_a[s.a].path, units_b[b].path)] += 1
 
     pairs: list[Pair] = []
@@ -587,7 +643,9 @@ def build(
         # code that only wires names) is context too, unless paired at its own path: there
         # it is a fork's own file, changed.
         family = (s.house_style or ub.wiring) and ua.path != ub.path
-        finding = is_finding(s) and not (b in extra and s.a in templates) and not family
+        finding = (
+            (is_finding(s) or b in bulk) and not (b in extra and s.a in templates) and not family
+        )
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.

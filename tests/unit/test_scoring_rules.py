@@ -4,6 +4,7 @@ the honest look-alike) the rule is about, through the library's front door."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from plagiarism import Settings, compare
@@ -218,3 +219,94 @@ def test_class_headers_that_look_alike_add_no_renames(tmp_path: Path) -> None:
         ("Gate", False),
     }
     assert {(r.a, r.b) for r in result.renames} == {("Norm", "Scale"), ("rescale_x", "renorm")}
+
+
+# Small helpers of the kind ML repositories keep in a utils module: each under
+# `min_unit_tokens`, each too plain to count alone.
+HELPERS = """
+import math
+
+import torch
+
+
+def exists(val):
+    return val is not None
+
+
+def default(val, d):
+    return val if exists(val) else d
+
+
+def divisible_by(numer, denom):
+    return (numer % denom) == 0
+
+
+def l2norm(t):
+    return torch.nn.functional.normalize(t, dim=-1)
+
+
+def log(t, eps=1e-20):
+    return torch.log(t.clamp(min=eps))
+
+
+def round_down_pow2(n):
+    return 2 ** int(math.floor(math.log2(n)))
+"""
+HELPER_NAMES = ("exists", "default", "divisible_by", "l2norm", "log", "round_down_pow2")
+
+
+def _renamed(text: str, names: tuple[str, ...]) -> str:
+    for name in names:
+        text = re.sub(rf"(?<![.\w]){name}\(", f"my_{name}_fn(", text)
+    return re.sub(r"\bval\b", "value", re.sub(r"\bt\b", "x", text))
+
+
+def test_small_helpers_renamed_together_are_a_copy(tmp_path: Path) -> None:
+    result = run(tmp_path, HELPERS, _renamed(HELPERS, HELPER_NAMES))
+    assert result.finding
+    found = {p.b.name for p in result.pairs if not p.backed_only}
+    assert found == {f"my_{name}_fn" for name in HELPER_NAMES}
+    # Alone, one of them says too little: the same copy of three is no finding.
+    kept = "\n\n\n".join(HELPERS.split("\n\n\n")[:4])
+    assert not run(tmp_path, kept, _renamed(kept, HELPER_NAMES)).finding
+
+
+def test_small_units_that_say_nothing_or_repeat_are_no_bulk_copy(tmp_path: Path) -> None:
+    # Three helpers copied are too few. Beside them, every Hugging Face model's accessors
+    # (the same code in any two projects of the ecosystem) and decorators written from one
+    # template (its twins pair with each other by chance) must not make up the number.
+    accessors = "".join(
+        f"""
+    def get_{name}(self):
+        return self.{name}
+
+    def set_{name}(self, value):
+        self.{name} = value
+"""
+        for name in ("embed_tokens", "lm_head")
+    )
+    decorators = "".join(
+        f"""
+
+def require_{name}(test_case):
+    return unittest.skipUnless(is_{name}_available(), "test requires {name}")(test_case)
+"""
+        for name in ("torch", "vision", "audio")
+    )
+
+    def module(helpers: int) -> str:
+        kept = "\n\n\n".join(HELPERS.split("\n\n\n")[-helpers:])
+        return (
+            "import unittest\n\nfrom .utils import is_audio_available, is_torch_available, "
+            f"is_vision_available\n{kept}{decorators}\n\nclass Model(Base):\n{accessors}"
+        )
+
+    three = module(3)
+    assert not run(tmp_path, three, _renamed(three, HELPER_NAMES).replace("Model", "Net")).finding
+    # A fourth helper makes a copy of them, and only of them.
+    four = module(4)
+    result = run(tmp_path, four, _renamed(four, HELPER_NAMES).replace("Model", "Net"))
+    assert {p.b.name for p in result.pairs if not p.backed_only} == {
+        f"my_{name}_fn" for name in HELPER_NAMES[-4:]
+    }
+    assert {"Net.get_lm_head", "require_vision"} <= {p.b.name for p in result.pairs}
