@@ -627,9 +627,22 @@ def build(
     templates = {a for a, files in files_of.items() if len(files) >= TEMPLATE_FILES}
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
+
+    def counts(b: int, s: Scored) -> bool:
+        """Whether the pair is a finding. The look-alikes of a template are context: only
+        its one-to-one partner is judged. Code written alike across a family of projects
+        (house style both repeat, module code that only wires names) is context too, unless
+        paired at its own path: there it is a fork's own file, changed."""
+        if (s.house_style or units_b[b].wiring) and units_a[s.a].path != units_b[b].path:
+            return False
+        if b in extra and s.a in templates:
+            return False
+        return is_finding(s) or b in bulk
+
+    # Only findings link files: a pair that is context itself backs nothing.
     file_of_pair: Counter[tuple[str, str]] = Counter()
     for b, s in chosen.items():
-        if is_finding(s) or b in bulk:
+        if counts(b, s):
             file_of_pair[(units_a[s.a].path, units_b[b].path)] += 1
 
     pairs: list[Pair] = []
@@ -638,14 +651,7 @@ def build(
     found_a: dict[int, bytearray] = {}  # a index -> which of its tokens a pair matched
     for b, s in list(chosen.items()) + list(extra.items()):
         ua, ub = units_a[s.a], units_b[b]
-        # The look-alikes of a template are context: only its one-to-one partner is judged.
-        # Code written alike across a family of projects (house style both repeat, module
-        # code that only wires names) is context too, unless paired at its own path: there
-        # it is a fork's own file, changed.
-        family = (s.house_style or ub.wiring) and ua.path != ub.path
-        finding = (
-            (is_finding(s) or b in bulk) and not (b in extra and s.a in templates) and not family
-        )
+        finding = counts(b, s)
         # A small unit (a property, a two-line forward) matches something in any project,
         # and a weak pair may be chance. Either is reported only with structural backing:
         # its files are linked by findings, or its callees are matched to the partner's.

@@ -406,3 +406,20 @@ def test_a_lazy_import_module_elsewhere_is_wiring_not_a_finding(tmp_path: Path) 
     logic = _lazy("beta") + "\nDEFAULT_SIZE = max(224, len(_import_structure))\n"
     judged = compare(a, _side(tmp_path / "d", {"pipelines/beta/__init__.py": logic}), settings)
     assert [p.b.name for p in judged.pairs if not p.backed_only] == ["<module>"]
+
+
+def test_a_pair_that_is_context_links_no_files(tmp_path: Path) -> None:
+    # House style is no finding: it must not vouch for the rest of its files either, where
+    # the small helper every package repeats would then be shown as evidence.
+    helper = "\n\ndef scale_{name}(x):\n    return x.float().clamp(min=1e-6).log()\n"
+
+    def package(name: str, entries: int) -> str:
+        return _house(name, entries) + helper.format(name=name)
+
+    a = _side(
+        tmp_path / "a", {f"models/m{i}/__init__.py": package(f"m{i}", i + 1) for i in range(8)}
+    )
+    b = _side(
+        tmp_path / "b", {f"pipes/p{i}/__init__.py": package(f"p{i}", i + 9) for i in range(8)}
+    )
+    assert compare(a, b, Settings(jobs=1, use_cache=False)).pairs == ()
