@@ -180,6 +180,19 @@ class PairView:
     def anchor(self) -> str:
         return f"pair-{self.id}"
 
+    @property
+    def same_text(self) -> bool:
+        return same_text(self.pair)
+
+
+def same_text(pair: Pair) -> bool:
+    """The two units are the same lines of files that are the same bytes: a file B holds
+    unchanged. Side by side they would show one text twice."""
+    a, b = pair.a, pair.b
+    return (
+        a.file_sha256 == b.file_sha256 and a.start_line == b.start_line and a.end_line == b.end_line
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class PageLink:
@@ -601,8 +614,14 @@ def rename_rows(renames: Sequence[Rename]) -> list[RenameView]:
 
 
 def ranked(pairs: Sequence[Pair]) -> list[tuple[int, Pair]]:
-    """(id, pair) best first; id is the 1-based position in Result.pairs, as in the JSON."""
-    order = sorted(range(len(pairs)), key=lambda i: (-pairs[i].score, -pairs[i].matched_tokens, i))
+    """(id, pair) best first; id is the 1-based position in Result.pairs, as in the JSON.
+    At the same score, code B changed or moved comes before code it holds unchanged: between
+    a fork and its upstream thousands of unchanged units score 1.0, and would fill the first
+    pages before the one renamed copy."""
+    order = sorted(
+        range(len(pairs)),
+        key=lambda i: (-pairs[i].score, same_text(pairs[i]), -pairs[i].matched_tokens, i),
+    )
     return [(i + 1, pairs[i]) for i in order]
 
 
@@ -861,6 +880,7 @@ def write_html(
         artifact_highlights=_artifact_highlights(result.artifacts or {}),
         artifact_sections=_artifact_sections(result.artifacts or {}),
         artifact_limit=ARTIFACT_LIST_LIMIT,
+        same_files=_same_files(result),
     )
     _write(path, html)
     written = [path]
@@ -874,8 +894,19 @@ def write_html(
     return written
 
 
+def _same_files(result: Result) -> frozenset[tuple[str, str]]:
+    """File pairs (A path, B path) whose two files are the same bytes."""
+    sha_a = {f.path: f.sha256 for f in result.files_a}
+    sha_b = {f.path: f.sha256 for f in result.files_b}
+    return frozenset(
+        (fp.a, fp.b) for fp in result.file_pairs if fp.a in sha_a and sha_a[fp.a] == sha_b.get(fp.b)
+    )
+
+
 def _with_evidence(view: PairView, hl: _Highlighter) -> PairView:
     pair = view.pair
+    if view.same_text:
+        return view  # the template says where the text is; drawing it twice shows nothing
     blocks, notes = _side_by_side(pair, hl)
     cells_a = hl.cells.get(pair.a.file_sha256)
     cells_b = hl.cells.get(pair.b.file_sha256)

@@ -230,11 +230,15 @@ def _hostile_result() -> Result:
         "    t = '<img src=x onerror=alert(2)>'\n"
         "    return s + t + str(x)\n"
     )
+    code_b = code.replace("(x)", "(y)")  # B renamed x: its file differs, both are drawn
     sha = hashlib.sha256(code.encode()).hexdigest()
+    sha_b = hashlib.sha256(code_b.encode()).hexdigest()
     evil = "<img src=x onerror=alert(3)>"
-    ref = UnitRef(f"{evil}.py", "leak</script><script>alert(4)</script>", "function", 1, 4, 30, sha)
+    name = "leak</script><script>alert(4)</script>"
+    ref = UnitRef(f"{evil}.py", name, "function", 1, 4, 30, sha)
+    ref_b = UnitRef(f"{evil}.py", name, "function", 1, 4, 30, sha_b)
     pair = Pair(
-        ref, ref, 1.0, 30, (Region(LineRange(1, 4), LineRange(1, 4), 30),), (Rename("x", "y", 2),)
+        ref, ref_b, 1.0, 30, (Region(LineRange(1, 4), LineRange(1, 4), 30),), (Rename("x", "y", 2),)
     )
     base = json_format.from_dict(
         {
@@ -268,9 +272,9 @@ def _hostile_result() -> Result:
         base,
         pairs=(pair,),
         files_a=(FileInfo(ref.path, sha, 4, "python", 1),),
-        files_b=(FileInfo(ref.path, sha, 4, "python", 1),),
+        files_b=(FileInfo(ref.path, sha_b, 4, "python", 1),),
         warnings=(Warning("a", evil, "<script>alert(6)</script>", skipped=True),),
-        blobs={sha: code},
+        blobs={sha: code, sha_b: code_b},
         artifacts={"weights": {"verdict": "<script>alert(7)</script>"}},
     )
 

@@ -848,3 +848,50 @@ def test_control_characters_are_shown_as_marks(tmp_path: Path) -> None:
     marks = [s.text() for s in parse(out).find_all("span", cls="ctl")]
     assert {"U+001B", "U+0007", "U+000C"} <= set(marks)
     assert "\x1b" not in out.read_text(encoding="utf-8")
+
+
+def test_code_a_fork_holds_unchanged_is_said_once_and_ranked_after_what_it_changed(
+    tmp_path: Path,
+) -> None:
+    # Between a fork and its upstream most pairs are units of files B holds unchanged: the
+    # same text twice side by side says nothing, and thousands of them at 1.0 would fill the
+    # first pages before the renamed copy.
+    kept = "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
+    unchanged = Pair(
+        a=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
+        b=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
+        score=1.0,
+        matched_tokens=60,
+        regions=(Region(LineRange(1, 3), LineRange(1, 3), 60),),
+        renames=(),
+    )
+    renamed = replace(
+        hostile_result().pairs[1], score=1.0, matched_tokens=40
+    )  # fewer tokens, same score
+    result = replace(
+        hostile_result(),
+        pairs=(unchanged, renamed),
+        file_pairs=(
+            FilePair("lib/stats.py", "lib/stats.py", 1.0, 1),
+            FilePair(PATH_A, PATH_B, 0.66, 1),
+        ),
+        files_a=(*hostile_result().files_a, FileInfo("lib/stats.py", sha(kept), 3, "python", 1)),
+        files_b=(*hostile_result().files_b, FileInfo("lib/stats.py", sha(kept), 3, "python", 1)),
+        blobs={**hostile_result().blobs, sha(kept): kept},
+    )
+    out = tmp_path / "report.html"
+    write_html(result, out)
+    doc = parse(out)
+    rows = doc.find("section", id="pairs").find("tbody").find_all("tr")
+    assert [row.find("a").attrs["href"] for row in rows] == ["#pair-2", "#pair-1"]
+    assert "same text" in rows[1].text() and "same text" not in rows[0].text()
+    same, drawn = doc.find("section", id="pair-1"), doc.find("section", id="pair-2")
+    assert not [n for n in same.iter() if "sbs" in n.classes]
+    assert "same byte for byte" in same.text() and sha(kept)[:12] in same.text()
+    assert [n for n in drawn.iter() if "sbs" in n.classes]
+    files = {
+        tuple(td.text() for td in row.find_all("td")[:3])
+        for row in doc.find("section", id="files").find("tbody").find_all("tr")
+    }
+    assert ("lib/stats.py", "lib/stats.py", "100.0% · same bytes") in files
+    assert (PATH_A, PATH_B, "66.0%") in files
