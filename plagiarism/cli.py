@@ -154,6 +154,21 @@ def _tell_config(spec_a: str, spec_b: str) -> None:
     log.warning("settings from ./pyproject.toml [tool.plagiarism]: %s%s", shown, where)
 
 
+def _outputs_writable(*paths: Path | None) -> None:
+    """Make the folders the results go to, before any work: a full-size comparison takes a
+    minute, and a missing or read-only folder must not be found out at its end."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {path}: folder {folder} is not writable")
+
+
 def _fail(exc: PlagiarismError | OSError) -> NoReturn:
     """One line on stderr and exit 2: input the user can fix is never a traceback."""
     if isinstance(exc, OSError):
@@ -293,6 +308,7 @@ def compare(
         flags["rev_a"] = flags.get("rev_a") or rev_a
         flags["rev_b"] = flags.get("rev_b") or rev_b
         _tell_config(spec_a, spec_b)
+        _outputs_writable(json_path, html_path)
         quiet = bool(flags.get("quiet"))
         settings = Settings().with_overrides(**flags)
         progress = StderrProgress(enabled=not quiet and sys.stderr.isatty())
@@ -329,6 +345,7 @@ def report(result_json: Path, html_path: Path | None, top: int) -> None:
     from plagiarism.report import json_format
 
     try:
+        _outputs_writable(html_path)
         result = json_format.read(result_json)
         if html_path is not None:
             _write_html(result, html_path, quiet=False)

@@ -256,6 +256,9 @@ def test_unrelated_code_is_clean(tmp_path: Path) -> None:
         (["compare", "{t}/b/m.py", "{t}/b"], "is a file"),
         (["report", "{t}/b/m.py"], "not JSON"),
         (["report", "{t}/missing.json"], "no such file"),
+        # An output under a file cannot be written: said before any work, not a minute later.
+        (["compare", "{t}/b", "{t}/b", "--html", "{t}/b/m.py/r.html"], "cannot write"),
+        (["report", "{t}/missing.json", "--html", "{t}/b/m.py/r.html"], "cannot write"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_two(tmp_path: Path, args: list[str], message: str) -> None:
@@ -267,6 +270,22 @@ def test_bad_input_is_one_line_and_exit_two(tmp_path: Path, args: list[str], mes
     assert res.returncode == 2, res.stdout + res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], res.stderr
+    if message == "cannot write" and argv[0] == "compare":
+        assert not (tmp_path / "c").exists()  # failed before reading either side
+
+
+def test_results_go_into_folders_made_for_them(tmp_path: Path) -> None:
+    write_tree(tmp_path / "a", {"m.py": ORIGINAL})
+    write_tree(tmp_path / "b", {"m.py": DISGUISED})
+    out = tmp_path / "out" / "run1"
+    res = run(
+        "compare", str(tmp_path / "a"), str(tmp_path / "b"), "-q",
+        "--json", str(out / "result.json"), "--html", str(out / "html" / "report.html"),
+        "--cache-dir", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert json.loads((out / "result.json").read_text())["finding"] is True
+    assert (out / "html" / "report.html").stat().st_size > 0
 
 
 def test_unknown_revision_is_an_input_error(repos: dict[str, Path], tmp_path: Path) -> None:
