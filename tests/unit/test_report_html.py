@@ -884,7 +884,7 @@ def test_code_a_fork_holds_unchanged_is_said_once_and_ranked_after_what_it_chang
     doc = parse(out)
     rows = doc.find("section", id="pairs").find("tbody").find_all("tr")
     assert [row.find("a").attrs["href"] for row in rows] == ["#pair-2", "#pair-1"]
-    assert "same text" in rows[1].text() and "same text" not in rows[0].text()
+    assert "unchanged" in rows[1].text() and "unchanged" not in rows[0].text()
     same, drawn = doc.find("section", id="pair-1"), doc.find("section", id="pair-2")
     assert not [n for n in same.iter() if "sbs" in n.classes]
     assert "same byte for byte" in same.text() and sha(kept)[:12] in same.text()
@@ -895,3 +895,80 @@ def test_code_a_fork_holds_unchanged_is_said_once_and_ranked_after_what_it_chang
     }
     assert ("lib/stats.py", "lib/stats.py", "100.0% · same bytes") in files
     assert (PATH_A, PATH_B, "66.0%") in files
+
+
+def test_unchanged_code_past_the_first_page_is_left_to_its_pages(tmp_path: Path) -> None:
+    # A fork's overview listed a row for every unchanged unit (35 MB for transformers): past
+    # the first page they are counted and linked, and listed on their own pages.
+    kept = "".join(f"def f{i}(xs):\n    return sum(xs) * {i}\n" for i in range(6))
+    unchanged = tuple(
+        Pair(
+            a=unit("lib/k.py", f"f{i}", 2 * i + 1, 2 * i + 2, kept, tokens=30),
+            b=unit("lib/k.py", f"f{i}", 2 * i + 1, 2 * i + 2, kept, tokens=30),
+            score=1.0,
+            matched_tokens=30,
+            regions=(Region(LineRange(2 * i + 1, 2 * i + 2), LineRange(2 * i + 1, 2 * i + 2), 30),),
+            renames=(),
+        )
+        for i in range(6)
+    )
+    changed = tuple(replace(hostile_result().pairs[1], score=0.9 - i / 100) for i in range(5))
+    result = replace(
+        hostile_result(),
+        pairs=unchanged + changed,
+        files_a=(*hostile_result().files_a, FileInfo("lib/k.py", sha(kept), 12, "python", 6)),
+        files_b=(*hostile_result().files_b, FileInfo("lib/k.py", sha(kept), 12, "python", 6)),
+        blobs={**hostile_result().blobs, sha(kept): kept},
+    )
+    out = tmp_path / "report.html"
+    written = write_html(result, out, inline_pairs=4)
+    assert len(written) == 3  # ranks 1-4, 5-8, 9-11
+    doc = parse(out)
+    pairs = doc.find("section", id="pairs")
+    listed = [row.find("a").attrs["href"] for row in pairs.find("tbody").find_all("tr")]
+    listed += [
+        row.find("a").attrs["href"]
+        for table in pairs.find_all("table")[1:]
+        for row in table.find("tbody").find_all("tr")
+    ]
+    # The five changed pairs first (ids 7-11), and no unchanged one: all are past page one.
+    assert [h.split("#")[1] for h in listed] == [f"pair-{i}" for i in range(7, 12)]
+    text = " ".join(pairs.text().split())
+    assert "The last 6 pairs, ranked 6 to 11, are code B holds unchanged" in text
+    links = [a.attrs["href"] for a in pairs.find_all("a") if "unchanged" in a.parent.text()]
+    assert links == ["#files", page_path(out, 2).name, page_path(out, 3).name]
+    page3 = parse(written[2])
+    assert len(page3.find("tbody").find_all("tr")) == 3
+
+
+def test_unchanged_means_the_same_text_at_the_same_path(tmp_path: Path) -> None:
+    # A unit of a file changed elsewhere (lines shifted) is unchanged code too; the same text
+    # moved to another path is a verbatim copy, and is drawn.
+    body = "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
+    old, new = body, "import math\n\n" + body
+
+    def pair(path_b: str, text_b: str, start_b: int) -> Pair:
+        return Pair(
+            a=unit("lib/stats.py", "mean", 1, 3, old, tokens=30),
+            b=unit(path_b, "mean", start_b, start_b + 2, text_b, tokens=30),
+            score=1.0,
+            matched_tokens=30,
+            regions=(Region(LineRange(1, 3), LineRange(start_b, start_b + 2), 30),),
+            renames=(),
+        )
+
+    result = replace(
+        hostile_result(),
+        pairs=(pair("lib/stats.py", new, 3), pair("vendor/stats.py", old, 1)),
+        blobs={sha(old): old, sha(new): new},
+    )
+    out = tmp_path / "report.html"
+    write_html(result, out)
+    doc = parse(out)
+    shifted, moved = doc.find("section", id="pair-1"), doc.find("section", id="pair-2")
+    assert "holds this code unchanged" in shifted.text()
+    assert "byte for byte" not in shifted.text()  # the files differ; the lines do not
+    assert not [n for n in shifted.iter() if "sbs" in n.classes]
+    assert [n for n in moved.iter() if "sbs" in n.classes]
+    rows = doc.find("section", id="pairs").find("tbody").find_all("tr")
+    assert [row.find("a").attrs["href"] for row in rows] == ["#pair-2", "#pair-1"]
