@@ -5,6 +5,7 @@ from __future__ import annotations
 from plagiarism.artifacts import summary_lines
 from plagiarism.model import Result, Source, UnitRef
 from plagiarism.report.locations import Cells, cells_of, where
+from plagiarism.report.ranking import Unchanged, ranked
 from plagiarism.report.terminal import one_line
 
 
@@ -37,12 +38,18 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
     ]
     if result.pairs:
         n = len(result.pairs)
-        lines += ["", f"Top pairs (score = share of the B unit matched; {n} in all):"]
+        unchanged = Unchanged(result.blobs)
+        order = [p for _, p in ranked(result.pairs, unchanged)]
+        kept = sum(map(unchanged, result.pairs))
+        held = f", {kept} of them code B holds unchanged, listed last" if kept else ""
+        lines += ["", f"Top pairs (score = share of the B unit matched; {n} in all{held}):"]
         cells = cells_of(result)
-        for p in result.pairs[:top]:
+        for p in order[:top]:
             # A 1.00 beside a seven-token class header reads as a finding unless it says not.
-            tags = ([] if p.one_to_one else ["A unit also matched elsewhere"]) + (
-                ["context"] if p.backed_only else []
+            tags = (
+                ([] if p.one_to_one else ["A unit also matched elsewhere"])
+                + (["context"] if p.backed_only else [])
+                + (["unchanged"] if unchanged(p) else [])
             )
             tag = f"  ({'; '.join(tags)})" if tags else ""
             lines.append(
@@ -51,7 +58,7 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
             )
         if len(result.pairs) > top:
             lines.append(f"  ... {len(result.pairs) - top} more (see --json or --html)")
-        if any(p.backed_only for p in result.pairs[:top]):
+        if any(p.backed_only for p in order[:top]):
             lines.append(
                 "  (context: too small or weak to count alone; shown because findings link "
                 "its files or its calls)"

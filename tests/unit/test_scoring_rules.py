@@ -310,3 +310,18 @@ def require_{name}(test_case):
         f"my_{name}_fn" for name in HELPER_NAMES[-4:]
     }
     assert {"Net.get_lm_head", "require_vision"} <= {p.b.name for p in result.pairs}
+
+
+def test_the_terminal_lists_what_a_fork_changed_before_what_it_kept(tmp_path: Path) -> None:
+    # A fork holds most of its upstream unchanged: those 1.00 pairs must not fill the top of
+    # the list ahead of the function it renamed.
+    original = DISTINCT.format(name="a") + "\n\n" + _own_code(1) + "\n\n" + _own_code(2)
+    fork = original.replace("rescale_a", "renorm").replace("hidden", "h")
+    result = run(tmp_path, original, fork)
+    lines = render(result).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Top pairs"))
+    assert lines[start].endswith("4 of them code B holds unchanged, listed last):")
+    top = lines[start + 1 : start + 6]
+    assert "rescale_a mod.py" in top[0] and "renorm mod.py" in top[0]
+    assert not top[0].endswith("(unchanged)")
+    assert all(line.endswith("(unchanged)") for line in top[1:])

@@ -1,0 +1,49 @@
+"""The order pairs are shown in, by the HTML report and the terminal alike: strongest first,
+and code B holds unchanged last."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from plagiarism.model import Pair, UnitRef
+
+
+class Unchanged:
+    """Whether a pair is code B holds unchanged: the same text at the same path. Side by side
+    it would show one text twice, and between a fork and its upstream it is most pairs (30,000
+    of transformers' 40,000 between two versions, 9,500 more in files changed elsewhere)."""
+
+    def __init__(self, blobs: Mapping[str, str]) -> None:
+        self._blobs = blobs
+        self._lines: dict[str, list[str]] = {}
+
+    def _text(self, ref: UnitRef) -> list[str] | None:
+        lines = self._lines.get(ref.file_sha256)
+        if lines is None:
+            blob = self._blobs.get(ref.file_sha256)
+            if blob is None:
+                return None
+            lines = self._lines[ref.file_sha256] = blob.splitlines()
+        return lines[ref.start_line - 1 : ref.end_line]
+
+    def __call__(self, pair: Pair) -> bool:
+        a, b = pair.a, pair.b
+        if a.path != b.path:
+            return False  # a verbatim copy moved elsewhere is evidence to read, not skip
+        if a.file_sha256 == b.file_sha256:
+            return a.start_line == b.start_line and a.end_line == b.end_line
+        text = self._text(a)
+        return text is not None and text == self._text(b)
+
+
+def ranked(
+    pairs: Sequence[Pair], unchanged: Callable[[Pair], bool] = lambda _: False
+) -> list[tuple[int, Pair]]:
+    """(id, pair) best first; id is the 1-based position in Result.pairs, as in the JSON.
+    Code B holds `unchanged` comes last: between a fork and its upstream thousands of
+    unchanged units score 1.0, and would fill the first pages before the one renamed copy."""
+    order = sorted(
+        range(len(pairs)),
+        key=lambda i: (unchanged(pairs[i]), -pairs[i].score, -pairs[i].matched_tokens, i),
+    )
+    return [(i + 1, pairs[i]) for i in order]
