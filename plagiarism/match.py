@@ -400,6 +400,20 @@ def small_copy(ua: Unit, ub: Unit, alignment: Alignment, settings: Settings) -> 
     )
 
 
+def piecemeal(ub: Unit, alignment: Alignment, settings: Settings) -> bool:
+    """A unit of B under twice `min_unit_tokens`, matched in part, on one run of at least
+    `min_match` tokens (but under two) and shorter pieces around it. One idiom and the
+    bridges to it cover most of a 30-50 token function in independent code: the canonical
+    parameter init, the decorator wrapper, an `if`/`elif`/`raise` chain of options, a
+    reshape before attention. Alone in its two files such a pair is no finding; beside
+    another finding of the same files (a module copied, a helper split off a copied
+    function) it still is. A copy with one statement changed keeps two runs."""
+    if len(ub.tokens) >= 2 * settings.min_unit_tokens or alignment.matched >= len(ub.tokens):
+        return False
+    runs = [t.length for t in alignment.tiles if t.length >= settings.min_match]
+    return len(runs) <= 1 and max(runs, default=0) < 2 * settings.min_match
+
+
 @dataclass(frozen=True, slots=True)
 class Matching:
     """What the matching stage hands to the result: pairs, file pairs, renames, coverage."""
@@ -628,16 +642,30 @@ def build(
     partner = {b: s.a for b, s in chosen.items()}
     support = call_support(partner, call_graph(units_a), call_graph(units_b))
 
-    def counts(b: int, s: Scored) -> bool:
-        """Whether the pair is a finding. The look-alikes of a template are context: only
-        its one-to-one partner is judged. Code written alike across a family of projects
-        (house style both repeat, module code that only wires names) is context too, unless
-        paired at its own path: there it is a fork's own file, changed."""
+    def judged(b: int, s: Scored) -> bool:
+        """Whether the pair is a finding on its own terms. The look-alikes of a template are
+        context: only its one-to-one partner is judged. Code written alike across a family
+        of projects (house style both repeat, module code that only wires names) is context
+        too, unless paired at its own path: there it is a fork's own file, changed."""
         if (s.house_style or units_b[b].wiring) and units_a[s.a].path != units_b[b].path:
             return False
         if b in extra and s.a in templates:
             return False
         return is_finding(s) or b in bulk
+
+    judged_in: Counter[tuple[str, str]] = Counter()  # file pair -> pairs judged findings
+    for b, s in chain(chosen.items(), extra.items()):
+        if judged(b, s):
+            judged_in[(units_a[s.a].path, units_b[b].path)] += 1
+
+    def counts(b: int, s: Scored) -> bool:
+        """`judged`, and a piecemeal match of a small unit only beside another finding of
+        its two files (see `piecemeal`)."""
+        if not judged(b, s):
+            return False
+        if not piecemeal(units_b[b], s.alignment, settings):
+            return True
+        return judged_in[(units_a[s.a].path, units_b[b].path)] > 1  # itself and another
 
     # Only findings link files: a pair that is context itself backs nothing.
     file_of_pair: Counter[tuple[str, str]] = Counter()

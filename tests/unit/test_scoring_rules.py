@@ -325,3 +325,57 @@ def test_the_terminal_lists_what_a_fork_changed_before_what_it_kept(tmp_path: Pa
     assert "rescale_a mod.py" in top[0] and "renorm mod.py" in top[0]
     assert not top[0].endswith("(unchanged)")
     assert all(line.endswith("(unchanged)") for line in top[1:])
+
+
+PREPARE = """
+import torch
+
+
+def prepare(x, eps=1e-6):
+    x = x.float().clamp(min=eps).log()
+    return x.softmax(dim=-1).cumsum(dim=-1)
+"""
+CLEAN = """
+import torch
+
+
+def clean(t, floor=1e-6):
+    t = t.float().clamp(min=floor).log()
+    return torch.sigmoid(t).mean(dim=0)
+"""
+
+
+def test_one_shared_idiom_in_a_small_function_is_no_finding_alone(tmp_path: Path) -> None:
+    # 69 % of `clean` is one run shared with `prepare` (the header and a clamp-and-log line),
+    # what two independent helpers can share. Beside a real copy of the same files it counts.
+    (tmp_path / "alone").mkdir()
+    alone = run(tmp_path / "alone", PREPARE, CLEAN)
+    assert not alone.finding and alone.pairs == ()
+    (tmp_path / "beside").mkdir()
+    copied = DISTINCT.format(name="x")
+    beside = run(tmp_path / "beside", PREPARE + copied, CLEAN + copied.replace("rescale_x", "f"))
+    assert {p.b.name for p in beside.pairs if not p.backed_only} == {"clean", "f"}
+
+
+def test_a_small_copy_with_one_statement_changed_is_still_a_finding(tmp_path: Path) -> None:
+    original = """
+import torch
+
+
+def build_head(dim, classes, drop=0.1):
+    norm = torch.nn.LayerNorm(dim, eps=1e-6)
+    proj = torch.nn.Linear(dim, classes)
+    torch.nn.init.zeros_(proj.bias)
+    return torch.nn.Sequential(norm, torch.nn.Dropout(drop), proj, torch.nn.Softmax(dim=-1))
+"""
+    copy = (
+        original.replace("build_head(dim, classes, drop", "make_classifier(width, n_out, p")
+        .replace("torch.nn.init.zeros_(proj.bias)", "torch.nn.init.trunc_normal_(fc.weight)")
+        .replace("norm", "ln")
+        .replace("proj", "fc")
+        .replace("(dim", "(width")
+        .replace("classes", "n_out")
+        .replace("(drop)", "(p)")
+    )
+    result = run(tmp_path, original, copy)
+    assert [(p.b.name, p.backed_only) for p in result.pairs] == [("make_classifier", False)]
