@@ -520,6 +520,13 @@ class _Findings:
         return len(kept) >= MIN_KEPT_NAMES and sum(kept) >= KEPT_NAMES * sum(faced.values())
 
 
+def family(s: Scored, ua: Unit, ub: Unit) -> bool:
+    """Code written alike across a family of projects (house style both repeat, module code
+    that only wires names): context, unless paired at its own path, where it is a fork's own
+    file, changed."""
+    return (s.house_style or ub.wiring) and ua.path != ub.path
+
+
 # Small units of one file of B that are each the same code as a unit of one file of A, in
 # at least this many pairs, are a copy of that file's code together (see `bulk_copies`).
 BULK_UNITS = 4
@@ -551,7 +558,7 @@ def bulk_copies(
         syms = ub.tokens.syms
         if (
             s.context
-            or ((s.house_style or ub.wiring) and ua.path != ub.path)
+            or family(s, ua, ub)
             or len(syms) >= settings.min_unit_tokens
             or ua.tokens.syms != syms
             or shapes_a[(ua.path, ua.content_hash)] > 1
@@ -644,10 +651,8 @@ def build(
 
     def judged(b: int, s: Scored) -> bool:
         """Whether the pair is a finding on its own terms. The look-alikes of a template are
-        context: only its one-to-one partner is judged. Code written alike across a family
-        of projects (house style both repeat, module code that only wires names) is context
-        too, unless paired at its own path: there it is a fork's own file, changed."""
-        if (s.house_style or units_b[b].wiring) and units_a[s.a].path != units_b[b].path:
+        context: only its one-to-one partner is judged; so is `family` code."""
+        if family(s, units_a[s.a], units_b[b]):
             return False
         if b in extra and s.a in templates:
             return False
