@@ -368,14 +368,15 @@ def build_head(dim, classes, drop=0.1):
     torch.nn.init.zeros_(proj.bias)
     return torch.nn.Sequential(norm, torch.nn.Dropout(drop), proj, torch.nn.Softmax(dim=-1))
 """
-    copy = (
-        original.replace("build_head(dim, classes, drop", "make_classifier(width, n_out, p")
-        .replace("torch.nn.init.zeros_(proj.bias)", "torch.nn.init.trunc_normal_(fc.weight)")
-        .replace("norm", "ln")
-        .replace("proj", "fc")
-        .replace("(dim", "(width")
-        .replace("classes", "n_out")
-        .replace("(drop)", "(p)")
-    )
+    # Renamed throughout, and the one init statement replaced by another.
+    copy = original.replace("zeros_(proj.bias)", "trunc_normal_(fc.weight)")
+    for old, new in {
+        "build_head": "make_classifier",
+        "norm": "ln",
+        "proj": "fc",
+        "dim": "width",
+    }.items():
+        copy = re.sub(rf"\b{old}\b(?!=)", new, copy)  # `dim=-1` is a keyword of torch
+    copy = re.sub(r"\bclasses\b", "n_out", re.sub(r"\bdrop\b", "p", copy))
     result = run(tmp_path, original, copy)
     assert [(p.b.name, p.backed_only) for p in result.pairs] == [("make_classifier", False)]
