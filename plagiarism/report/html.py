@@ -2,8 +2,8 @@
 
 The page makes the case at a glance (verdict, ranked pairs, rename map) and lets a reviewer check
 every claim down to the line (side-by-side fragments, file hashes, settings, warnings). Pairs
-beyond `inline_pairs` go to further self-contained pages next to the first, so a comparison of two
-large repositories still opens quickly.
+beyond `inline_pairs` (or PAGE_LINES of code drawn) go to further self-contained pages next to the
+first, so a comparison of two large repositories still opens quickly.
 
 Everything shown comes from untrusted repositories, so everything is escaped: jinja2 autoescape
 for the templates, `markupsafe.escape` for each highlighted token. A Content-Security-Policy that
@@ -21,9 +21,10 @@ import logging
 import re
 import urllib.parse
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 
 import jinja2
@@ -737,6 +738,33 @@ def _write_page(job: _PageJob) -> Path:
     return job.path
 
 
+# Lines drawn side by side on one page (both sides counted), beside the count of pairs: the
+# pairs a fork changed are often whole modules, and 300 of transformers' made a 29 MB first
+# page (~170 bytes a drawn line). A pair longer than this has a page of its own.
+PAGE_LINES = 30_000
+
+
+def _drawn_lines(pair: Pair) -> int:
+    return (pair.a.end_line - pair.a.start_line + 1) + (pair.b.end_line - pair.b.start_line + 1)
+
+
+def _paged(
+    order: list[tuple[int, Pair]], per_page: int, unchanged: Callable[[Pair], bool]
+) -> list[list[tuple[int, Pair]]]:
+    """The ranked pairs cut into pages of at most `per_page` pairs and about PAGE_LINES drawn
+    lines (unchanged code is not drawn), in rank order."""
+    pages: list[list[tuple[int, Pair]]] = [[]]
+    lines = 0
+    for item in order:
+        cost = 0 if unchanged(item[1]) else _drawn_lines(item[1])
+        if pages[-1] and (len(pages[-1]) >= per_page or lines + cost > PAGE_LINES):
+            pages.append([])
+            lines = 0
+        pages[-1].append(item)
+        lines += cost
+    return pages
+
+
 def _page_cost(job: _PageJob) -> float:
     lines = sum(
         ref.end_line - ref.start_line + 1 for v in job.views for ref in (v.pair.a, v.pair.b)
@@ -763,7 +791,7 @@ def write_html(
     path = Path(path)
     unchanged = Unchanged(result.blobs)
     order = ranked(result.pairs, unchanged)
-    chunks = [order[i : i + inline_pairs] for i in range(0, len(order), inline_pairs)] or [[]]
+    chunks = _paged(order, inline_pairs, unchanged)
     paths = [path] + [page_path(path, n + 1) for n in range(1, len(chunks))]
     overview_href = _href(path)
 
@@ -773,8 +801,9 @@ def write_html(
             views.append(
                 PairView(len(views) + 1, id_, pair, page, f"#pair-{id_}", unchanged=unchanged(pair))
             )
+    firsts = list(accumulate((len(c) for c in chunks), initial=1))
     pages = [
-        PageLink(n + 1, _href(p), n * inline_pairs + 1, n * inline_pairs + len(chunk))
+        PageLink(n + 1, _href(p), firsts[n], firsts[n] + len(chunk) - 1)
         for n, (p, chunk) in enumerate(zip(paths, chunks, strict=True))
         if chunk
     ]

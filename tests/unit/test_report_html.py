@@ -972,3 +972,37 @@ def test_unchanged_means_the_same_text_at_the_same_path(tmp_path: Path) -> None:
     assert [n for n in moved.iter() if "sbs" in n.classes]
     rows = doc.find("section", id="pairs").find("tbody").find_all("tr")
     assert [row.find("a").attrs["href"] for row in rows] == ["#pair-2", "#pair-1"]
+
+
+def test_a_page_holds_a_bounded_amount_of_code_as_well_as_of_pairs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fork's changed pairs are often whole modules: 300 of them made a 29 MB first page.
+    # A page also ends at a number of lines drawn; a longer pair is a page of its own.
+    from plagiarism.report import html
+
+    monkeypatch.setattr(html, "PAGE_LINES", 100)
+    base = hostile_result().pairs[1]  # 5 lines a side: 10 drawn
+
+    def sized(lines: int, score: float) -> Pair:
+        return replace(
+            base,
+            a=replace(base.a, end_line=base.a.start_line + lines - 1),
+            b=replace(base.b, end_line=base.b.start_line + lines - 1),
+            score=score,
+        )
+
+    pairs = (sized(20, 0.99), sized(20, 0.98), sized(80, 0.97), sized(5, 0.96), sized(5, 0.95))
+    out = tmp_path / "report.html"
+    written = write_html(replace(hostile_result(), pairs=pairs), out, inline_pairs=300)
+    # 40 + 40 lines; then 160 alone (past the budget); then 10 + 10.
+    assert [p.name for p in written] == [
+        "report.html",
+        "report-pairs-2.html",
+        "report-pairs-3.html",
+    ]
+    doc = parse(out)
+    text = " ".join(doc.find("section", id="pairs").text().split())
+    assert "The first 2 pairs are shown on this page" in text
+    assert "pairs 3–3" in text and "pairs 4–5" in text
+    assert len(parse(written[2]).find("tbody").find_all("tr")) == 2
