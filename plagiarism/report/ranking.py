@@ -40,10 +40,14 @@ def ranked(
     pairs: Sequence[Pair], unchanged: Callable[[Pair], bool] = lambda _: False
 ) -> list[tuple[int, Pair]]:
     """(id, pair) best first; id is the 1-based position in Result.pairs, as in the JSON.
-    Code B holds `unchanged` comes last: between a fork and its upstream thousands of
-    unchanged units score 1.0, and would fill the first pages before the one renamed copy."""
-    order = sorted(
-        range(len(pairs)),
-        key=lambda i: (unchanged(pairs[i]), -pairs[i].score, -pairs[i].matched_tokens, i),
-    )
+    Findings first, then context (a 1.00 class header shown because its files are linked
+    says less than a 0.9 finding), then code B holds `unchanged`: between a fork and its
+    upstream thousands of unchanged units score 1.0, and would fill the first pages before
+    the one renamed copy."""
+
+    def key(i: int) -> tuple[bool, bool, float, int, int]:
+        p = pairs[i]
+        return (unchanged(p), p.backed_only, -p.score, -p.matched_tokens, i)
+
+    order = sorted(range(len(pairs)), key=key)
     return [(i + 1, pairs[i]) for i in order]

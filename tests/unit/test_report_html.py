@@ -1006,3 +1006,12 @@ def test_a_page_holds_a_bounded_amount_of_code_as_well_as_of_pairs(
     assert "The first 2 pairs are shown on this page" in text
     assert "pairs 3–3" in text and "pairs 4–5" in text
     assert len(parse(written[2]).find("tbody").find_all("tr")) == 2
+
+
+def test_findings_rank_before_context_pairs_of_any_score(tmp_path: Path) -> None:
+    forward, init = hostile_result().pairs
+    header = replace(init, score=1.0, backed_only=True)  # a class header, shown as context
+    out = tmp_path / "report.html"
+    write_html(replace(hostile_result(), pairs=(forward, header)), out)
+    rows = parse(out).find("section", id="pairs").find("tbody").find_all("tr")
+    assert [row.find("a").attrs["href"] for row in rows] == ["#pair-1", "#pair-2"]
