@@ -1,5 +1,5 @@
-"""The order pairs are shown in, by the HTML report and the terminal alike: strongest first,
-and code B holds unchanged last."""
+"""The order pairs are shown in, by the HTML report and the terminal alike: findings by score,
+then context, then code B holds unchanged."""
 
 from __future__ import annotations
 
