@@ -21,7 +21,7 @@ import logging
 import re
 import urllib.parse
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from itertools import accumulate
@@ -749,14 +749,14 @@ def _drawn_lines(pair: Pair) -> int:
 
 
 def _paged(
-    order: list[tuple[int, Pair]], per_page: int, unchanged: Callable[[Pair], bool]
+    order: list[tuple[int, Pair]], per_page: int, unchanged: Sequence[bool]
 ) -> list[list[tuple[int, Pair]]]:
     """The ranked pairs cut into pages of at most `per_page` pairs and about PAGE_LINES drawn
-    lines (unchanged code is not drawn), in rank order."""
+    lines (unchanged code, flagged by pair id - 1, is not drawn), in rank order."""
     pages: list[list[tuple[int, Pair]]] = [[]]
     lines = 0
     for item in order:
-        cost = 0 if unchanged(item[1]) else _drawn_lines(item[1])
+        cost = 0 if unchanged[item[0] - 1] else _drawn_lines(item[1])
         if pages[-1] and (len(pages[-1]) >= per_page or lines + cost > PAGE_LINES):
             pages.append([])
             lines = 0
@@ -766,10 +766,7 @@ def _paged(
 
 
 def _page_cost(job: _PageJob) -> float:
-    lines = sum(
-        ref.end_line - ref.start_line + 1 for v in job.views for ref in (v.pair.a, v.pair.b)
-    )
-    return lines * _SECONDS_PER_LINE
+    return sum(_drawn_lines(v.pair) for v in job.views) * _SECONDS_PER_LINE
 
 
 def write_html(
@@ -789,7 +786,7 @@ def write_html(
     if inline_pairs < 1:
         raise UsageError("the number of pairs shown on the first page must be at least 1")
     path = Path(path)
-    unchanged = Unchanged(result.blobs)
+    unchanged = list(map(Unchanged(result.blobs), result.pairs))
     order = ranked(result.pairs, unchanged)
     chunks = _paged(order, inline_pairs, unchanged)
     paths = [path] + [page_path(path, n + 1) for n in range(1, len(chunks))]
@@ -799,7 +796,9 @@ def write_html(
     for page, chunk in enumerate(chunks):
         for id_, pair in chunk:
             views.append(
-                PairView(len(views) + 1, id_, pair, page, f"#pair-{id_}", unchanged=unchanged(pair))
+                PairView(
+                    len(views) + 1, id_, pair, page, f"#pair-{id_}", unchanged=unchanged[id_ - 1]
+                )
             )
     firsts = list(accumulate((len(c) for c in chunks), initial=1))
     pages = [

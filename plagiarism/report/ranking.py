@@ -3,7 +3,7 @@ then context, then code B holds unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from plagiarism.model import Pair, UnitRef
 
@@ -37,17 +37,18 @@ class Unchanged:
 
 
 def ranked(
-    pairs: Sequence[Pair], unchanged: Callable[[Pair], bool] = lambda _: False
+    pairs: Sequence[Pair], unchanged: Sequence[bool] | None = None
 ) -> list[tuple[int, Pair]]:
     """(id, pair) best first; id is the 1-based position in Result.pairs, as in the JSON.
     Findings first, then context (a 1.00 class header shown because its files are linked
-    says less than a 0.9 finding), then code B holds `unchanged`: between a fork and its
-    upstream thousands of unchanged units score 1.0, and would fill the first pages before
-    the one renamed copy."""
+    says less than a 0.9 finding), then the pairs `unchanged` marks (one flag per pair, see
+    `Unchanged`): between a fork and its upstream thousands of unchanged units score 1.0, and
+    would fill the first pages before the one renamed copy."""
+    kept = unchanged if unchanged is not None else [False] * len(pairs)
 
     def key(i: int) -> tuple[bool, bool, float, int, int]:
         p = pairs[i]
-        return (unchanged(p), p.backed_only, -p.score, -p.matched_tokens, i)
+        return (kept[i], p.backed_only, -p.score, -p.matched_tokens, i)
 
     order = sorted(range(len(pairs)), key=key)
     return [(i + 1, pairs[i]) for i in order]

@@ -38,18 +38,18 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
     ]
     if result.pairs:
         n = len(result.pairs)
-        unchanged = Unchanged(result.blobs)
-        order = [p for _, p in ranked(result.pairs, unchanged)]
-        kept = sum(map(unchanged, result.pairs))
+        unchanged = list(map(Unchanged(result.blobs), result.pairs))
+        order = ranked(result.pairs, unchanged)
+        kept = sum(unchanged)
         held = f", {kept} of them code B holds unchanged, listed last" if kept else ""
         lines += ["", f"Top pairs (score = share of the B unit matched; {n} in all{held}):"]
         cells = cells_of(result)
-        for p in order[:top]:
+        for id_, p in order[:top]:
             # A 1.00 beside a seven-token class header reads as a finding unless it says not.
             tags = (
                 ([] if p.one_to_one else ["A unit also matched elsewhere"])
                 + (["context"] if p.backed_only else [])
-                + (["unchanged"] if unchanged(p) else [])
+                + (["unchanged"] if unchanged[id_ - 1] else [])
             )
             tag = f"  ({'; '.join(tags)})" if tags else ""
             lines.append(
@@ -58,7 +58,7 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
             )
         if len(result.pairs) > top:
             lines.append(f"  ... {len(result.pairs) - top} more (see --json or --html)")
-        if any(p.backed_only for p in order[:top]):
+        if any(p.backed_only for _, p in order[:top]):
             lines.append(
                 "  (context: too small or weak to count alone; shown because findings link "
                 "its files or its calls)"
