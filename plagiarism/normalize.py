@@ -1432,7 +1432,7 @@ def dead_store(inner: Node, counts: dict[str, int], text_of: Callable[[Node], st
     return counts.get(text_of(left), 0) == 1 and _pure(right)
 
 
-def wires_names_only(root: Node, source: bytes) -> bool:
+def wires_names_only(root: Node) -> bool:
     """Whether a file's module-level code only wires names together: imports, tables of
     names (`__all__ = [...]`, `_import_structure["x"] = ["X"]`), filling them
     (`.update(...)`, `.extend(...)`, `setattr(...)`), registering the module
@@ -1441,10 +1441,10 @@ def wires_names_only(root: Node, source: bytes) -> bool:
     family of projects (every Hugging Face library has the same lazy-import tables), so a
     match of it proves little on its own."""
     code = [c for c in root.named_children if c.kind_id not in _COMMENT_KINDS]
-    return bool(code) and all(_wires(c, source) for c in code)
+    return bool(code) and all(_wires(c) for c in code)
 
 
-def _wires(node: Node, source: bytes) -> bool:
+def _wires(node: Node) -> bool:
     kind = node.type
     if kind in _WIRING_LEAVES:
         return True
@@ -1459,24 +1459,24 @@ def _wires(node: Node, source: bytes) -> bool:
             right = inner.child_by_field_id(_F_RIGHT)
             if left is None or right is None:
                 return right is None  # `x: T` binds nothing
-            if _registers_module(left, source):
+            if _registers_module(left):
                 return True
-            return left.type in _TABLE_TARGETS and _name_table(right, source)
+            return left.type in _TABLE_TARGETS and _name_table(right)
         if inner.type == "call":
-            return _fills_table(inner, source)
+            return _fills_table(inner)
         return False
     if kind in _WIRING_COMPOUNDS:
         for child in node.named_children:
             if child.type == "block":
-                if not all(_wires(s, source) for s in child.named_children):
+                if not all(_wires(s) for s in child.named_children):
                     return False
-            elif child.type.endswith("_clause") and not _wires(child, source):
+            elif child.type.endswith("_clause") and not _wires(child):
                 return False
         return True
     return False
 
 
-def _name_table(node: Node, source: bytes) -> bool:
+def _name_table(node: Node) -> bool:
     """Names, and containers of names: identifiers, dotted names, strings without spaces
     (module and class names, version pins). Numbers and prose are not names: a copied table
     of constants or of prompts is evidence (see `literal_digest`)."""
@@ -1484,39 +1484,37 @@ def _name_table(node: Node, source: bytes) -> bool:
     if kind in _NAME_LEAVES:
         return True
     if kind in ("string", "concatenated_string"):
-        return len(source[node.start_byte : node.end_byte].split()) == 1
+        return len(node.text.split()) == 1
     if kind in _TABLE_CONTAINERS:
-        return all(
-            _name_table(c, source) for c in node.named_children if c.kind_id not in _COMMENT_KINDS
-        )
+        return all(_name_table(c) for c in node.named_children if c.kind_id not in _COMMENT_KINDS)
     return False
 
 
-def _registers_module(target: Node, source: bytes) -> bool:
+def _registers_module(target: Node) -> bool:
     """`sys.modules[...]` as an assignment's target."""
     if target.type != "subscript":
         return False
     value = target.child_by_field_id(_F_VALUE)
-    return value is not None and source[value.start_byte : value.end_byte] == b"sys.modules"
+    return value is not None and value.text == b"sys.modules"
 
 
-def _fills_table(call: Node, source: bytes) -> bool:
+def _fills_table(call: Node) -> bool:
     """`t.update(...)`, `t.extend(...)`, `setattr(...)` with names as arguments (or the
     result of a call on names: `get_objects_from_module(dummies)`), not computed values."""
     function = call.child_by_field_id(_F_FUNCTION)
     if function is None:
         return False
     if function.type == "identifier":
-        fills = source[function.start_byte : function.end_byte] == b"setattr"
+        fills = function.text == b"setattr"
     elif function.type == "attribute":
         attr = function.child_by_field_id(_F_ATTRIBUTE)
-        fills = attr is not None and source[attr.start_byte : attr.end_byte] in _TABLE_FILLERS
+        fills = attr is not None and attr.text in _TABLE_FILLERS
     else:
         fills = False
-    return fills and _names_passed(call, source, nested=True)
+    return fills and _names_passed(call, nested=True)
 
 
-def _names_passed(call: Node, source: bytes, nested: bool) -> bool:
+def _names_passed(call: Node, nested: bool) -> bool:
     arguments = call.child_by_field_id(_F_ARGUMENTS)
     if arguments is None:
         return False
@@ -1525,9 +1523,9 @@ def _names_passed(call: Node, source: bytes, nested: bool) -> bool:
             arg = arg.child_by_field_id(_F_VALUE)
             if arg is None:
                 return False
-        if _name_table(arg, source) or _registers_module(arg, source):
+        if _name_table(arg) or _registers_module(arg):
             continue
-        if not (nested and arg.type == "call" and _names_passed(arg, source, nested=False)):
+        if not (nested and arg.type == "call" and _names_passed(arg, nested=False)):
             return False
     return True
 
@@ -1745,7 +1743,7 @@ def _analyze(
             idents=tuple(em.idents),
             calls=tuple(dict.fromkeys(em.calls)),
             literals=tuple(em.literals),
-            wiring=span.kind == "module" and wires_names_only(span.node, parsed.source),
+            wiring=span.kind == "module" and wires_names_only(span.node),
         )
         units.append(raw)
         if kept is not None and key is not None:

@@ -505,10 +505,10 @@ NOT_WIRING = {
 @pytest.mark.parametrize("case", sorted(WIRING))
 def test_module_code_that_only_wires_names(case: str) -> None:
     parsed = parse_text(WIRING[case])
-    assert wires_names_only(parsed.root, parsed.source), case
+    assert wires_names_only(parsed.root), case
 
 
 @pytest.mark.parametrize("case", sorted(NOT_WIRING))
 def test_module_code_that_does_something(case: str) -> None:
     parsed = parse_text(NOT_WIRING[case])
-    assert not wires_names_only(parsed.root, parsed.source), case
+    assert not wires_names_only(parsed.root), case
