@@ -169,9 +169,8 @@ class LocalProcesses:
         """Stop the workers now, for a run that was interrupted or failed: they are killed
         and queued and running work fails (`WorkerError`), where `close` would wait for it
         (a parse batch of a big repository takes a second, a checkpoint's comparison can
-        take minutes). Cache files are written whole and renamed into place, so a killed
-        write leaves at most a temporary file, which the cache's size and eviction count
-        like any other."""
+        take minutes). The caches are SQLite files: the next run to open one rolls back
+        a write killed halfway from its journal."""
         pool, self._pool = self._pool, None
         if pool is None:
             return

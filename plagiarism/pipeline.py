@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from plagiarism import __version__, sources
 from plagiarism.align import MAX_TOKENS, Alignment, align, decode_alignment, encode_alignment
 from plagiarism.artifacts import is_finding
-from plagiarism.cache import AnalysisCache, CacheStats, decode_entry, encode_entry, write_entries
+from plagiarism.cache import AnalysisCache, decode_entry, encode_entry, write_entries
 from plagiarism.candidates import LocalIndex, lsh_shape
 from plagiarism.config import Settings
 from plagiarism.executor import (
@@ -56,6 +56,7 @@ from plagiarism.normalize import (
 )
 from plagiarism.progress import Progress, Silent, Timed
 from plagiarism.shapestore import ShapeStore, make_key, write_values
+from plagiarism.store import CacheStats
 
 log = logging.getLogger(__name__)
 
@@ -258,15 +259,9 @@ def _analyze(
     unique: dict[str, SourceFile] = {}
     for f in files:
         unique.setdefault(f.sha256, f)
-    by_hash: dict[str, tuple[FileAnalysis, list[Warning]]] = {}
-    todo: list[SourceFile] = []
-    for f in unique.values():
-        cached = cache.get(f) if settings.use_cache else None
-        if cached is None:
-            todo.append(f)
-        else:
-            by_hash[f.sha256] = cached
-            progress.advance()
+    by_hash = cache.get_many(list(unique.values())) if settings.use_cache else {}
+    todo = [f for f in unique.values() if f.sha256 not in by_hash]
+    progress.advance(len(by_hash))
     # The versions of a file (its path on both sides, changed) are analysed together: the
     # later is parsed from the earlier's tree and emits only the units that changed. Between
     # a fork and its upstream that is most of the second side's changed files, at a fraction
@@ -285,7 +280,9 @@ def _analyze(
             if settings.use_cache:
                 fresh.append(((f.sha256, f.kind), entry))
             progress.advance()
-    if fresh:
+    cache.close()
+    # A store this process could not open would fail the writer too, and say so again.
+    if fresh and not cache.broken:
         # Held for the caller to release: set aside now, they kept a worker from the
         # fingerprints and this process's resolution of the units a while (see `_compare`).
         writes.add_in_parts(

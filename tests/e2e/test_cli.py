@@ -399,7 +399,7 @@ def test_no_cache_writes_no_analysis_and_gives_the_same_result(tmp_path: Path) -
         )  # fmt: skip
         assert res.returncode == 1, res.stderr
         results.append(json.loads(out.read_text())["pairs"])
-        assert (cache / "analysis").exists() == (not flags)
+        assert (cache / "analyses.sqlite").exists() == (not flags)
     assert results[0] == results[1]
     res = run("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--cache-max-bytes", "0")
     assert res.returncode == 2 and "--cache-max-bytes must be positive" in res.stderr

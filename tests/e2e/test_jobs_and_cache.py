@@ -141,6 +141,11 @@ def test_a_warm_cache_is_reused_and_changes_nothing(
     assert result(cold_json) == result(warm_json)
 
 
+def stored_entries(cache: Path) -> int:
+    with sqlite3.connect(AnalysisCache(cache).path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM analyses").fetchone()[0])
+
+
 def compare_into(sides: tuple[Path, Path], cache: Path, out: Path | None) -> str:
     """One CLI comparison with this cache (and JSON output); its stderr."""
     a, b = sides
@@ -154,11 +159,13 @@ def test_a_corrupted_entry_is_recomputed(sides: tuple[Path, Path], tmp_path: Pat
     cache = tmp_path / "cache"
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     compare_into(sides, cache, first)
-    entries = sorted(p for p, _, _ in AnalysisCache(cache).entries())
-    victim = entries[len(entries) // 2]
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the payload
-    victim.write_bytes(bytes(data))
+    with sqlite3.connect(cache / "analyses.sqlite") as db:
+        keys = [k for (k,) in db.execute("SELECT key FROM analyses ORDER BY key")]
+        victim = keys[len(keys) // 2]
+        (value,) = db.execute("SELECT value FROM analyses WHERE key = ?", (victim,)).fetchone()
+        data = bytearray(value)
+        data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the payload
+        db.execute("UPDATE analyses SET value = ? WHERE key = ?", (bytes(data), victim))
 
     stderr = compare_into(sides, cache, second)
     _, misses, corrupt = counts(stderr)
@@ -207,7 +214,7 @@ def test_cache_writes_that_fail_only_cost_time(
     assert got.summary == expected.summary and got.pairs == expected.pairs
     failed = [r.getMessage() for r in caplog.records if "writes failed" in r.getMessage()]
     assert len(failed) == 2 and all("worker lost" in m for m in failed)
-    assert not AnalysisCache(settings.cache_dir).size()  # nothing was written
+    assert not stored_entries(settings.cache_dir)  # nothing was written
 
 
 def test_a_cache_folder_that_cannot_be_written_is_told_once(
@@ -216,34 +223,51 @@ def test_a_cache_folder_that_cannot_be_written_is_told_once(
     # A read-only cache folder: every entry fails to write and the shape store to open.
     # The run goes on, and says so in one line each, not one per entry (3,600 at full
     # size) nor twice for the store (the parent's, then the writer's).
-    import errno
-
-    import plagiarism.cache as cache_mod
-    import plagiarism.shapestore as shapestore_mod
-
-    def read_only(path: object, data: bytes) -> None:
-        raise OSError(errno.EROFS, "Read-only file system")
+    import plagiarism.store as store_mod
 
     def no_database(*args: object, **kwargs: object) -> object:
         raise sqlite3.OperationalError("unable to open database file")
 
-    monkeypatch.setattr(cache_mod, "_write_whole", read_only)
-    monkeypatch.setattr(shapestore_mod.sqlite3, "connect", no_database)
+    monkeypatch.setattr(store_mod.sqlite3, "connect", no_database)
     expected = compare(VLM / "original", VLM / "disguised", Settings(use_cache=False, jobs=1))
     settings = Settings(cache_dir=tmp_path / "cache", jobs=1)
-    unique = len(distinct(VLM / "original") | distinct(VLM / "disguised"))
     with caplog.at_level("INFO", logger="plagiarism"):
         got = compare(VLM / "original", VLM / "disguised", settings, executor=Serial())
     assert got.summary == expected.summary and got.pairs == expected.pairs
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warned == [
-        f"shape store {settings.cache_dir / 'shapes.sqlite'}: cannot open (unable to open "
-        "database file); going on without it",
-        f"analysis cache: {unique} of {unique} not writable; later runs will compute them "
-        "again (-v: why)",
+        f"{name} {settings.cache_dir / file}: cannot open (unable to open database file); "
+        "going on without it"
+        for name, file in (("analysis cache", "analyses.sqlite"), ("shape store", "shapes.sqlite"))
     ]
-    why = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
-    assert len(why) == 1 and "Read-only file system" in why[0]
+
+
+def test_a_cache_that_reads_but_cannot_be_written_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The stores open (a read-only file, a full disk) and every write fails: the run's
+    # result stands, and the user hears that later runs will be cold.
+    import plagiarism.store as store_mod
+
+    settings = Settings(cache_dir=tmp_path / "cache", jobs=1)
+    compare(VLM / "original", VLM / "original", settings, executor=Serial())
+    real = sqlite3.connect
+
+    def read_only(path: object, *args: object, **kwargs: object) -> sqlite3.Connection:
+        return real(f"file:{path}?mode=ro", *args, uri=True, **kwargs)  # type: ignore[misc]
+
+    monkeypatch.setattr(store_mod.sqlite3, "connect", read_only)
+    expected = compare(VLM / "original", VLM / "disguised", Settings(use_cache=False, jobs=1))
+    unique = len(distinct(VLM / "disguised") - distinct(VLM / "original"))
+    with caplog.at_level("INFO", logger="plagiarism"):
+        got = compare(VLM / "original", VLM / "disguised", settings, executor=Serial())
+    assert got.summary == expected.summary and got.pairs == expected.pairs
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        f"analysis cache: {unique} of {unique} not writable; later runs will compute them "
+        "again (-v: why)"
+    ) in warned
+    assert any(m.startswith("analysis cache ") and "cannot write" in m for m in warned)
 
 
 def test_cache_writes_in_many_parts_are_all_made_and_counted_once(
@@ -304,7 +328,7 @@ def test_loading_one_side_alone_still_writes_its_held_entries(tmp_path: Path) ->
 
     settings = Settings(cache_dir=tmp_path)
     load_side(str(VLM / "original"), None, "a", settings, Serial(), Silent())
-    assert AnalysisCache(tmp_path).size() > 0
+    assert stored_entries(tmp_path) == len(distinct(VLM / "original"))
 
 
 def _artifacts_for_a_minute(job: object) -> tuple[None, list[object]]:

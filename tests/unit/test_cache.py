@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from plagiarism import cache as cache_mod
-from plagiarism.cache import AnalysisCache, CorruptEntry, decode_entry, encode_entry
+from plagiarism.cache import AnalysisCache, CorruptEntry, decode_entry, encode_entry, entry_key
 from plagiarism.model import SourceFile
 from plagiarism.normalize import analyze_file
 
@@ -33,11 +34,31 @@ def source_file(text: str, path: str = "m.py") -> SourceFile:
     )
 
 
-def stored(cache: AnalysisCache, file: SourceFile) -> Path:
+def stored(cache: AnalysisCache, file: SourceFile) -> bytes:
+    """The file's entry, put in the cache: its key in the store."""
     cache.put(file, encode_entry(file, analyze_file(file, "a")))
-    path = cache.path_for(file)
-    assert path.is_file()
-    return path
+    key = entry_key(file.sha256, file.kind)
+    assert raw(cache, key) is not None
+    return key
+
+
+def raw(cache: AnalysisCache, key: bytes) -> bytes | None:
+    with sqlite3.connect(cache.path) as db:
+        row = db.execute("SELECT value FROM analyses WHERE key = ?", (key,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def overwrite(cache: AnalysisCache, key: bytes, value: bytes, used: float | None = None) -> None:
+    with sqlite3.connect(cache.path) as db:
+        db.execute(
+            "INSERT OR REPLACE INTO analyses (key, digest, value, size, used) VALUES (?, ?, ?, ?, ?)",
+            (key, b"", value, len(value), 0.0 if used is None else used),
+        )
+
+
+def used(cache: AnalysisCache, key: bytes) -> float:
+    with sqlite3.connect(cache.path) as db:
+        return float(db.execute("SELECT used FROM analyses WHERE key = ?", (key,)).fetchone()[0])
 
 
 def test_an_entry_round_trips_to_the_same_analysis(tmp_path: Path) -> None:
@@ -69,21 +90,36 @@ def test_entries_are_addressed_by_content_not_path(tmp_path: Path) -> None:
 def test_a_damaged_entry_is_never_trusted(tmp_path: Path, damage: object) -> None:
     cache = AnalysisCache(tmp_path)
     file = source_file(CODE)
-    path = stored(cache, file)
-    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    key = stored(cache, file)
+    entry = raw(cache, key)
+    overwrite(cache, key, damage(entry))  # type: ignore[operator]
     assert cache.get(file) is None
     assert (cache.stats.corrupt, cache.stats.misses, cache.stats.hits) == (1, 1, 0)
+    # Recomputed and put again, it is read back.
+    cache.put(file, encode_entry(file, analyze_file(file, "a")))
+    assert cache.get(file) == analyze_file(file, "a")
 
 
 def test_a_payload_swapped_for_another_files_is_rejected(tmp_path: Path) -> None:
-    # A well-formed entry moved under another file's name: its header names another file.
+    # A well-formed entry stored under another file's key: its header names another file.
     cache = AnalysisCache(tmp_path)
     mine, other = source_file(CODE), source_file(CODE.replace("scale", "temperature"))
-    stored(cache, other)
-    cache.path_for(mine).parent.mkdir(parents=True, exist_ok=True)
-    cache.path_for(mine).write_bytes(cache.path_for(other).read_bytes())
+    entry = raw(cache, stored(cache, other))
+    assert entry is not None
+    overwrite(cache, entry_key(mine.sha256, mine.kind), entry)
     assert cache.get(mine) is None
     assert cache.stats.corrupt == 1
+
+
+def test_entries_are_read_many_at_once_and_each_checked(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    files = [source_file(CODE + f"\nz = {i}\n", f"m{i}.py") for i in range(5)]
+    keys = [stored(cache, f) for f in files[:4]]
+    overwrite(cache, keys[1], b"garbage")
+    got = cache.get_many(files)
+    assert sorted(got) == sorted(files[i].sha256 for i in (0, 2, 3))
+    assert got[files[0].sha256] == analyze_file(files[0], "a")
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.corrupt) == (3, 2, 1)
 
 
 def test_an_entry_from_another_engine_is_stale(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,24 +142,37 @@ def test_the_engine_digest_follows_the_normaliser_source(tmp_path: Path) -> None
 
 def test_the_oldest_entries_are_evicted_past_the_size_limit(tmp_path: Path) -> None:
     cache = AnalysisCache(tmp_path)
-    files = [source_file(CODE + f"\nz = {i}\n") for i in range(6)]
-    paths = [stored(cache, f) for f in files]
-    for i, path in enumerate(paths):  # files[0] the least recently used
-        os.utime(path, (1_000_000 + i * 100, 1_000_000 + i * 100))
-    cache.max_bytes = paths[0].stat().st_size * 4
-    assert cache.evict() == 3  # down to 80% of the limit: the three most recent stay
-    assert [p.exists() for p in paths] == [False, False, False, True, True, True]
-    assert cache.stats.evicted == 3
-    assert cache.size() <= cache.max_bytes
+    # Entries of a real size (a model file's analysis is tens of kilobytes): beside them the
+    # store's own pages are small, and the limit is the file on disk.
+    body = "".join(
+        f"\ndef f{i}(x):\n    return torch.relu(x) * {i} + x.sum()\n" for i in range(300)
+    )
+    files = [source_file(CODE + body + f"\nz = {i}\n") for i in range(6)]
+    keys = [stored(cache, f) for f in files]
+    for i, key in enumerate(keys):  # files[0] the least recently used
+        entry = raw(cache, key)
+        assert entry is not None
+        overwrite(cache, key, entry, used=1_000_000 + i * 100)
+    cache.close()
+    limited = AnalysisCache(tmp_path, max_bytes=int(len(raw(cache, keys[0]) or b"") * 4.5))
+    assert limited.evict() >= 2
+    present = [raw(cache, k) is not None for k in keys]
+    assert present == sorted(present)  # the oldest went first
+    assert present[-2:] == [True, True]
+    assert limited.stats.evicted == present.count(False)
+    limited.close()
+    assert 0 < limited.path.stat().st_size <= limited.max_bytes
 
 
-def test_a_hit_makes_an_entry_recent(tmp_path: Path) -> None:
+def test_a_hit_makes_an_old_entry_recent(tmp_path: Path) -> None:
     cache = AnalysisCache(tmp_path)
     file = source_file(CODE)
-    path = stored(cache, file)
-    os.utime(path, (1_000_000, 1_000_000))
+    key = stored(cache, file)
+    entry = raw(cache, key)
+    assert entry is not None
+    overwrite(cache, key, entry, used=1_000_000)
     assert cache.get(file) is not None
-    assert path.stat().st_mtime > 1_000_000
+    assert used(cache, key) > 1_000_000
 
 
 def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
@@ -134,42 +183,23 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     cache.put(file, encode_entry(file, analyze_file(file, "a")))
     assert cache.stats.write_errors == 1
     assert cache.get(file) is None
+    assert cache.broken
 
 
-def test_a_run_that_wrote_little_trusts_the_last_scan(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A full cache is ~100,000 entries: scanning them all after every cold run is what the
-    # tally saves. Scans are counted through `entries`.
-    scans = []
-    real = AnalysisCache.entries
-
-    def counted(self: AnalysisCache):  # type: ignore[no-untyped-def]
-        scans.append(1)
-        return real(self)
-
-    monkeypatch.setattr(AnalysisCache, "entries", counted)
-    files = [source_file(CODE + f"\nz = {i}\n") for i in range(6)]
-    first = AnalysisCache(tmp_path)
-    one = stored(first, files[0]).stat().st_size
-    first.max_bytes = one * 4
-    assert first.evict() == 0 and len(scans) == 1  # no tally yet: scanned, and recorded
-    second = AnalysisCache(tmp_path, max_bytes=one * 4)
-    stored(second, files[1])
-    assert second.evict() == 0 and len(scans) == 1  # 2 entries by the tally: no scan
-    third = AnalysisCache(tmp_path, max_bytes=one * 4)
-    for f in files[2:]:
-        stored(third, f)
-    # The tally says 6 entries, over the limit of 4: a scan, which evicts down to 80 %.
-    assert third.evict() == 3 and len(scans) == 2
-    left = list(real(third))
-    assert sum(size for _, size, _ in left) <= third.max_bytes
-    assert not any(p.name == third.tally_path.name for p, _, _ in left)
-    # A tally a day old is not trusted.
-    known, _ = third.tally_path.read_text().split()
-    third.tally_path.write_text(f"{known} 0\n")
-    fourth = AnalysisCache(tmp_path, max_bytes=one * 4)
-    assert fourth.evict() == 0 and len(scans) == 3
+def test_the_file_per_entry_cache_of_earlier_versions_is_removed(tmp_path: Path) -> None:
+    # Format 2 kept a file per entry under analysis/ and their size in analysis.tally:
+    # nothing reads them any more, and the size limit no longer sees them.
+    old = tmp_path / "analysis" / "v2" / ("0" * 32) / "ab"
+    old.mkdir(parents=True)
+    (old / "cdef.python.pickle").write_bytes(b"old entry")
+    (tmp_path / "analysis.tally").write_text("9 0\n")
+    (tmp_path / "clones").mkdir()
+    file = source_file(CODE)
+    cache_mod.write_entries((tmp_path, 1 << 30, [((file.sha256, file.kind), b"entry")]))
+    left = {p.name for p in tmp_path.iterdir()}
+    assert "analysis" not in left and "analysis.tally" not in left
+    assert {"analyses.sqlite", "clones"} <= left
+    assert AnalysisCache(tmp_path).stats.writes == 0 and AnalysisCache(tmp_path).size() > 0
 
 
 _PICKLE_NAMES = """
