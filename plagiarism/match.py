@@ -586,7 +586,10 @@ def build(
     units_b: Sequence[Unit],
     scored: Sequence[Scored],
     settings: Settings,
+    unchanged: Callable[[UnitRef, UnitRef], bool] | None = None,
 ) -> Matching:
+    """The reported pairs and their roll-ups. `unchanged` tells the pairs whose two units are
+    the same text at the same path (`model.Unchanged`, which needs the files' texts)."""
     threshold = settings.pair_threshold
     floor = min(threshold, settings.context_threshold)
     fixed = frozenset(
@@ -698,10 +701,11 @@ def build(
             found = found_a[s.a] = bytearray(len(ua.tokens))
         for t in tiles:
             found[t.a : t.a + t.length] = b"\x01" * t.length
+        ref_a, ref_b = unit_ref(ua), unit_ref(ub)
         pairs.append(
             Pair(
-                a=unit_ref(ua),
-                b=unit_ref(ub),
+                a=ref_a,
+                b=ref_b,
                 score=s.alignment.score,
                 matched_tokens=s.alignment.matched,
                 regions=regions(ua.tokens, ub.tokens, tiles),
@@ -710,6 +714,7 @@ def build(
                 one_to_one=b in chosen,
                 identical=ua.content_hash == ub.content_hash,
                 backed_only=not finding,
+                unchanged=unchanged is not None and unchanged(ref_a, ref_b),
             )
         )
     pairs.sort(key=lambda p: (-p.score, -p.matched_tokens, p.b.path, p.b.start_line))

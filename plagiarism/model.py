@@ -7,6 +7,7 @@ internals. `Result` is the one object a formatter needs, and its JSON form (see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -159,6 +160,36 @@ class Pair:
     # True for a unit below min_unit_tokens, reported only because larger pairs link the
     # same two files (or its callees match): context, not a finding on its own.
     backed_only: bool = False
+    # The same text at the same path (see `Unchanged`): code B holds as A has it, what most
+    # pairs between a fork and its upstream are. Shown last and not drawn twice.
+    unchanged: bool = False
+
+
+class Unchanged:
+    """Whether two units are the same text at the same path, given the files' texts by
+    SHA-256. A unit of a file changed elsewhere (its lines shifted) still is; the same text
+    at another path is not: a verbatim copy moved elsewhere is evidence to read."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = texts
+        self._lines: dict[str, list[str]] = {}
+
+    def _text(self, ref: UnitRef) -> list[str] | None:
+        lines = self._lines.get(ref.file_sha256)
+        if lines is None:
+            text = self._texts.get(ref.file_sha256)
+            if text is None:
+                return None
+            lines = self._lines[ref.file_sha256] = text.splitlines()
+        return lines[ref.start_line - 1 : ref.end_line]
+
+    def __call__(self, a: UnitRef, b: UnitRef) -> bool:
+        if a.path != b.path:
+            return False
+        if a.file_sha256 == b.file_sha256:
+            return a.start_line == b.start_line and a.end_line == b.end_line
+        text = self._text(a)
+        return text is not None and text == self._text(b)
 
 
 @dataclass(frozen=True, slots=True)

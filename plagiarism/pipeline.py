@@ -44,6 +44,7 @@ from plagiarism.model import (
     SourceFile,
     Summary,
     TokenStream,
+    Unchanged,
     Unit,
     Warning,
 )
@@ -790,7 +791,8 @@ def _compare(
                 store.stats.corrupt,
             )
         progress.stage("matching")
-        matching = build(units_a, units_b, scored, settings)
+        text_by_hash = {f.sha256: f.text for f in a.files + b.files}
+        matching = build(units_a, units_b, scored, settings, Unchanged(text_by_hash))
         warnings = list(a.warnings) + list(b.warnings) + unit_warnings
         progress.stage("artifacts")
         artifacts, artifact_warnings = pending_artifacts.result()
@@ -815,7 +817,6 @@ def _compare(
         tokens_a=matching.tokens_a,
         matched_tokens_a=matching.matched_tokens_a,
     )
-    text_by_hash = {f.sha256: f.text for f in a.files + b.files}
     blobs = {}
     for p in matching.pairs:
         for ref in (p.a, p.b):

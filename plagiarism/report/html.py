@@ -36,7 +36,7 @@ from plagiarism.model import Pair, Region, Rename, Result, Source, UnitRef
 from plagiarism.parse import node_kinds, nodes_by_kind, parse_text
 from plagiarism.progress import Progress, Silent
 from plagiarism.report.locations import CellMap, Cells, cells_of, line_label, span
-from plagiarism.report.ranking import Unchanged, ranked
+from plagiarism.report.ranking import ranked
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,10 @@ class PairView:
     blocks: tuple[Block, ...] = ()
     regions: tuple[RegionView, ...] = ()
     notes: tuple[str, ...] = ()  # why some text cannot be shown
-    unchanged: bool = False  # see `Unchanged`
+
+    @property
+    def unchanged(self) -> bool:
+        return self.pair.unchanged
 
     @property
     def anchor(self) -> str:
@@ -748,15 +751,13 @@ def _drawn_lines(pair: Pair) -> int:
     return (pair.a.end_line - pair.a.start_line + 1) + (pair.b.end_line - pair.b.start_line + 1)
 
 
-def _paged(
-    order: list[tuple[int, Pair]], per_page: int, unchanged: Sequence[bool]
-) -> list[list[tuple[int, Pair]]]:
+def _paged(order: list[tuple[int, Pair]], per_page: int) -> list[list[tuple[int, Pair]]]:
     """The ranked pairs cut into pages of at most `per_page` pairs and about PAGE_LINES drawn
-    lines (unchanged code, flagged by pair id - 1, is not drawn), in rank order."""
+    lines (unchanged code is not drawn), in rank order."""
     pages: list[list[tuple[int, Pair]]] = [[]]
     lines = 0
     for item in order:
-        cost = 0 if unchanged[item[0] - 1] else _drawn_lines(item[1])
+        cost = 0 if item[1].unchanged else _drawn_lines(item[1])
         if pages[-1] and (len(pages[-1]) >= per_page or lines + cost > PAGE_LINES):
             pages.append([])
             lines = 0
@@ -786,20 +787,15 @@ def write_html(
     if inline_pairs < 1:
         raise UsageError("the number of pairs shown on the first page must be at least 1")
     path = Path(path)
-    unchanged = list(map(Unchanged(result.blobs), result.pairs))
-    order = ranked(result.pairs, unchanged)
-    chunks = _paged(order, inline_pairs, unchanged)
+    order = ranked(result.pairs)
+    chunks = _paged(order, inline_pairs)
     paths = [path] + [page_path(path, n + 1) for n in range(1, len(chunks))]
     overview_href = _href(path)
 
     views: list[PairView] = []
     for page, chunk in enumerate(chunks):
         for id_, pair in chunk:
-            views.append(
-                PairView(
-                    len(views) + 1, id_, pair, page, f"#pair-{id_}", unchanged=unchanged[id_ - 1]
-                )
-            )
+            views.append(PairView(len(views) + 1, id_, pair, page, f"#pair-{id_}"))
     firsts = list(accumulate((len(c) for c in chunks), initial=1))
     pages = [
         PageLink(n + 1, _href(p), firsts[n], firsts[n] + len(chunk) - 1)

@@ -30,6 +30,7 @@ from plagiarism.model import (
     Result,
     Source,
     Summary,
+    Unchanged,
     UnitRef,
     Warning,
 )
@@ -94,6 +95,7 @@ def _pair(index: int, pair: Pair) -> dict[str, Any]:
         "one_to_one": pair.one_to_one,
         "identical": pair.identical,
         "backed_only": pair.backed_only,
+        "unchanged": pair.unchanged,
     }
 
 
@@ -225,12 +227,14 @@ def _region(d: object, where: str) -> Region:
     )
 
 
-def _read_pair(i: int, p: object) -> Pair:
+def _read_pair(i: int, p: object, unchanged: Unchanged) -> Pair:
     where = f"pairs[{i}]"
     d = _typed(Pair, p, where)
+    a = UnitRef(**_lined(UnitRef, d["a"], where + ".a"))
+    b = UnitRef(**_lined(UnitRef, d["b"], where + ".b"))
     return Pair(
-        a=UnitRef(**_lined(UnitRef, d["a"], where + ".a")),
-        b=UnitRef(**_lined(UnitRef, d["b"], where + ".b")),
+        a=a,
+        b=b,
         score=d["score"],
         matched_tokens=d["matched_tokens"],
         regions=tuple(_region(r, where + ".regions") for r in d["regions"]),
@@ -239,6 +243,8 @@ def _read_pair(i: int, p: object) -> Pair:
         one_to_one=d.get("one_to_one", True),
         identical=d.get("identical", False),
         backed_only=d.get("backed_only", False),
+        # Results written before the flag: told from the texts they carry, as a run does.
+        unchanged=d["unchanged"] if "unchanged" in d else unchanged(a, b),
     )
 
 
@@ -267,7 +273,9 @@ def from_dict(data: dict[str, Any]) -> Result:
             f"not a plagiarism result of schema {SCHEMA_VERSION} (found schema {found!r})"
         )
     try:
-        pairs = tuple(_read_pair(i, p) for i, p in enumerate(data["pairs"]))
+        blobs = _blobs(data.get("blobs") or {})
+        unchanged = Unchanged(blobs)
+        pairs = tuple(_read_pair(i, p, unchanged) for i, p in enumerate(data["pairs"]))
         artifacts, settings = data.get("artifacts"), data["settings"]
         if not (artifacts is None or (type(artifacts) is dict and nested_within(artifacts))):
             raise ResultFormatError("malformed result: artifacts is not a bounded JSON object")
@@ -290,7 +298,7 @@ def from_dict(data: dict[str, Any]) -> Result:
             files_a=tuple(_file_info(f) for f in data["files"]["a"]),
             files_b=tuple(_file_info(f) for f in data["files"]["b"]),
             warnings=tuple(Warning(**_typed(Warning, w, "warnings")) for w in data["warnings"]),
-            blobs=_blobs(data.get("blobs") or {}),
+            blobs=blobs,
             artifacts=artifacts,
             finding=bool(data.get("finding", False)),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from plagiarism.artifacts import summary_lines
 from plagiarism.model import Result, Source, UnitRef
 from plagiarism.report.locations import Cells, cells_of, where
-from plagiarism.report.ranking import Unchanged, ranked
+from plagiarism.report.ranking import ranked
 from plagiarism.report.terminal import one_line
 
 
@@ -38,18 +38,17 @@ def render(result: Result, top: int = 15, renames: int = 15) -> str:
     ]
     if result.pairs:
         n = len(result.pairs)
-        unchanged = list(map(Unchanged(result.blobs), result.pairs))
-        order = ranked(result.pairs, unchanged)
-        kept = sum(unchanged)
+        order = ranked(result.pairs)
+        kept = sum(p.unchanged for p in result.pairs)
         held = f", {kept} of them code B holds unchanged, listed last" if kept else ""
         lines += ["", f"Top pairs (score = share of the B unit matched; {n} in all{held}):"]
         cells = cells_of(result)
-        for id_, p in order[:top]:
+        for _, p in order[:top]:
             # A 1.00 beside a seven-token class header reads as a finding unless it says not.
             tags = (
                 ([] if p.one_to_one else ["A unit also matched elsewhere"])
                 + (["context"] if p.backed_only else [])
-                + (["unchanged"] if unchanged[id_ - 1] else [])
+                + (["unchanged"] if p.unchanged else [])
             )
             tag = f"  ({'; '.join(tags)})" if tags else ""
             lines.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
@@ -22,6 +23,7 @@ from plagiarism.model import (
     Result,
     Source,
     Summary,
+    Unchanged,
     UnitRef,
     Warning,
 )
@@ -864,6 +866,7 @@ def test_code_a_fork_holds_unchanged_is_said_once_and_ranked_after_what_it_chang
         matched_tokens=60,
         regions=(Region(LineRange(1, 3), LineRange(1, 3), 60),),
         renames=(),
+        unchanged=True,
     )
     renamed = replace(
         hostile_result().pairs[1], score=1.0, matched_tokens=40
@@ -909,6 +912,7 @@ def test_unchanged_code_past_the_first_page_is_left_to_its_pages(tmp_path: Path)
             matched_tokens=30,
             regions=(Region(LineRange(2 * i + 1, 2 * i + 2), LineRange(2 * i + 1, 2 * i + 2), 30),),
             renames=(),
+            unchanged=True,
         )
         for i in range(6)
     )
@@ -941,37 +945,48 @@ def test_unchanged_code_past_the_first_page_is_left_to_its_pages(tmp_path: Path)
     assert len(page3.find("tbody").find_all("tr")) == 3
 
 
-def test_unchanged_means_the_same_text_at_the_same_path(tmp_path: Path) -> None:
+def test_unchanged_means_the_same_text_at_the_same_path() -> None:
     # A unit of a file changed elsewhere (lines shifted) is unchanged code too; the same text
-    # moved to another path is a verbatim copy, and is drawn.
+    # moved to another path is a verbatim copy, and is drawn; one line changed is a change.
     body = "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
     old, new = body, "import math\n\n" + body
+    edited = new.replace("total / len", "total / max(1, len")
+    same = Unchanged({sha(t): t for t in (old, new, edited)})
+    a = unit("lib/stats.py", "mean", 1, 3, old, tokens=30)
+    assert same(a, a)
+    assert same(a, unit("lib/stats.py", "mean", 3, 5, new, tokens=30))
+    assert not same(a, unit("vendor/stats.py", "mean", 1, 3, old, tokens=30))
+    assert not same(a, unit("lib/stats.py", "mean", 3, 5, edited, tokens=30))
+    assert not same(a, unit("lib/stats.py", "mean", 2, 4, new, tokens=30))  # other lines
+    # A text the result does not carry is never taken for the same.
+    assert not Unchanged({})(a, unit("lib/stats.py", "mean", 3, 5, new, tokens=30))
 
-    def pair(path_b: str, text_b: str, start_b: int) -> Pair:
-        return Pair(
-            a=unit("lib/stats.py", "mean", 1, 3, old, tokens=30),
-            b=unit(path_b, "mean", start_b, start_b + 2, text_b, tokens=30),
-            score=1.0,
-            matched_tokens=30,
-            regions=(Region(LineRange(1, 3), LineRange(start_b, start_b + 2), 30),),
-            renames=(),
-        )
 
+def test_a_result_written_before_the_flag_is_read_with_it(tmp_path: Path) -> None:
+    # Older results have no "unchanged" field: reading one tells it from the texts it
+    # carries, so its report still ranks and folds the fork's untouched code.
+    kept = "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
+    unchanged = Pair(
+        a=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
+        b=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
+        score=1.0,
+        matched_tokens=60,
+        regions=(Region(LineRange(1, 3), LineRange(1, 3), 60),),
+        renames=(),
+        unchanged=True,
+    )
     result = replace(
         hostile_result(),
-        pairs=(pair("lib/stats.py", new, 3), pair("vendor/stats.py", old, 1)),
-        blobs={sha(old): old, sha(new): new},
+        pairs=(unchanged, hostile_result().pairs[1]),
+        blobs={**hostile_result().blobs, sha(kept): kept},
     )
-    out = tmp_path / "report.html"
-    write_html(result, out)
-    doc = parse(out)
-    shifted, moved = doc.find("section", id="pair-1"), doc.find("section", id="pair-2")
-    assert "holds this code unchanged" in shifted.text()
-    assert "byte for byte" not in shifted.text()  # the files differ; the lines do not
-    assert not [n for n in shifted.iter() if "sbs" in n.classes]
-    assert [n for n in moved.iter() if "sbs" in n.classes]
-    rows = doc.find("section", id="pairs").find("tbody").find_all("tr")
-    assert [row.find("a").attrs["href"] for row in rows] == ["#pair-2", "#pair-1"]
+    data = json.loads(json_format.dumps(result))
+    assert [p["unchanged"] for p in data["pairs"]] == [True, False]
+    for p in data["pairs"]:
+        del p["unchanged"]
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(data), encoding="utf-8")
+    assert [p.unchanged for p in json_format.read(older).pairs] == [True, False]
 
 
 def test_a_page_holds_a_bounded_amount_of_code_as_well_as_of_pairs(

@@ -380,3 +380,15 @@ def build_head(dim, classes, drop=0.1):
     copy = re.sub(r"\bclasses\b", "n_out", re.sub(r"\bdrop\b", "p", copy))
     result = run(tmp_path, original, copy)
     assert [(p.b.name, p.backed_only) for p in result.pairs] == [("make_classifier", False)]
+
+
+def test_a_run_flags_the_pairs_whose_code_b_holds_unchanged(tmp_path: Path) -> None:
+    # The fork renamed one function and added an import above the rest (their lines
+    # shifted): the rest is unchanged code, the renamed one is not.
+    original = DISTINCT.format(name="a") + "\n\n" + _own_code(1) + "\n\n" + _own_code(2)
+    fork = "import math\n" + original.replace("rescale_a", "renorm").replace("hidden", "h")
+    result = run(tmp_path, original, fork)
+    flags = {p.b.name: p.unchanged for p in result.pairs}
+    assert flags.pop("renorm") is False
+    assert flags and all(flags.values())
+    assert all(p.a.start_line != p.b.start_line for p in result.pairs if p.unchanged)
