@@ -852,22 +852,30 @@ def test_control_characters_are_shown_as_marks(tmp_path: Path) -> None:
     assert "\x1b" not in out.read_text(encoding="utf-8")
 
 
-def test_code_a_fork_holds_unchanged_is_said_once_and_ranked_after_what_it_changed(
-    tmp_path: Path,
-) -> None:
-    # Between a fork and its upstream most pairs are units of files B holds unchanged: the
-    # same text twice side by side says nothing, and thousands of them at 1.0 would fill the
-    # first pages before the renamed copy.
-    kept = "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
-    unchanged = Pair(
-        a=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
-        b=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
+KEPT = "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
+
+
+def unchanged_pair() -> Pair:
+    """`mean` of lib/stats.py, the same on both sides, as a run flags it."""
+    return Pair(
+        a=unit("lib/stats.py", "mean", 1, 3, KEPT, tokens=60),
+        b=unit("lib/stats.py", "mean", 1, 3, KEPT, tokens=60),
         score=1.0,
         matched_tokens=60,
         regions=(Region(LineRange(1, 3), LineRange(1, 3), 60),),
         renames=(),
         unchanged=True,
     )
+
+
+def test_code_a_fork_holds_unchanged_is_said_once_and_ranked_after_what_it_changed(
+    tmp_path: Path,
+) -> None:
+    # Between a fork and its upstream most pairs are units of files B holds unchanged: the
+    # same text twice side by side says nothing, and thousands of them at 1.0 would fill the
+    # first pages before the renamed copy.
+    kept = KEPT
+    unchanged = unchanged_pair()
     renamed = replace(
         hostile_result().pairs[1], score=1.0, matched_tokens=40
     )  # fewer tokens, same score
@@ -965,16 +973,8 @@ def test_unchanged_means_the_same_text_at_the_same_path() -> None:
 def test_a_result_written_before_the_flag_is_read_with_it(tmp_path: Path) -> None:
     # Older results have no "unchanged" field: reading one tells it from the texts it
     # carries, so its report still ranks and folds the fork's untouched code.
-    kept = "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
-    unchanged = Pair(
-        a=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
-        b=unit("lib/stats.py", "mean", 1, 3, kept, tokens=60),
-        score=1.0,
-        matched_tokens=60,
-        regions=(Region(LineRange(1, 3), LineRange(1, 3), 60),),
-        renames=(),
-        unchanged=True,
-    )
+    kept = KEPT
+    unchanged = unchanged_pair()
     result = replace(
         hostile_result(),
         pairs=(unchanged, hostile_result().pairs[1]),
