@@ -116,7 +116,12 @@ class Store:
         return db
 
     def _give_up(self, what: str, exc: Exception) -> None:
-        log.warning("%s %s: cannot %s (%s); going on without it", self.label, self.path, what, exc)
+        # A failed write is counted (`stats.write_errors`) and the run says it in one warning
+        # for all its writes; the reason is for -v.
+        level = logging.INFO if what == "write" else logging.WARNING
+        log.log(
+            level, "%s %s: cannot %s (%s); going on without it", self.label, self.path, what, exc
+        )
         self._broken = True
         if self._db is not None:
             try:
