@@ -101,3 +101,25 @@ def test_alignment_and_print_encodings_round_trip() -> None:
     assert (h2 == hashes).all() and (s2 == sig).all()
     with pytest.raises(ValueError):
         decode_print(b"\x00" * 12, num_perm=128)
+
+
+def test_a_store_made_before_incremental_vacuum_still_shrinks(tmp_path: Path) -> None:
+    # Stores made by earlier versions have no incremental vacuum (it only takes for a new
+    # file): their eviction rewrites the file whole, and it must still end under the limit.
+    with sqlite3.connect(tmp_path / "shapes.sqlite") as db:
+        db.execute("PRAGMA page_size=8192")
+        db.execute(
+            "CREATE TABLE shapes (key BLOB PRIMARY KEY, digest BLOB NOT NULL, "
+            "value BLOB NOT NULL, size INTEGER NOT NULL, used REAL NOT NULL)"
+        )
+    store = ShapeStore(tmp_path, max_bytes=80_000)
+    store.put_many({make_key("old", i): bytes(1000) for i in range(100)})
+    new = {make_key("new", i): bytes(1000) for i in range(10)}
+    store.put_many(new)
+    assert store.size() > store.max_bytes
+    assert store.evict() > 0
+    store.close()
+    assert 0 < store.path.stat().st_size <= 80_000
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0  # left as it was made
+    assert ShapeStore(tmp_path, max_bytes=80_000).get_many(new) == new
