@@ -155,17 +155,24 @@ def compare_into(sides: tuple[Path, Path], cache: Path, out: Path | None) -> str
     return res.stderr
 
 
+def damage_one_value(path: Path, table: str) -> int:
+    """One byte flipped in the middle of the middle value of a store's table; how many
+    values the table holds."""
+    with sqlite3.connect(path) as db:
+        keys = [k for (k,) in db.execute(f"SELECT key FROM {table} ORDER BY key")]
+        victim = keys[len(keys) // 2]
+        (value,) = db.execute(f"SELECT value FROM {table} WHERE key = ?", (victim,)).fetchone()
+        damaged = bytearray(value)
+        damaged[len(damaged) // 2] ^= 0xFF
+        db.execute(f"UPDATE {table} SET value = ? WHERE key = ?", (bytes(damaged), victim))
+    return len(keys)
+
+
 def test_a_corrupted_entry_is_recomputed(sides: tuple[Path, Path], tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     compare_into(sides, cache, first)
-    with sqlite3.connect(cache / "analyses.sqlite") as db:
-        keys = [k for (k,) in db.execute("SELECT key FROM analyses ORDER BY key")]
-        victim = keys[len(keys) // 2]
-        (value,) = db.execute("SELECT value FROM analyses WHERE key = ?", (victim,)).fetchone()
-        data = bytearray(value)
-        data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the payload
-        db.execute("UPDATE analyses SET value = ? WHERE key = ?", (bytes(data), victim))
+    damage_one_value(cache / "analyses.sqlite", "analyses")
 
     stderr = compare_into(sides, cache, second)
     _, misses, corrupt = counts(stderr)
@@ -182,17 +189,11 @@ def test_a_corrupted_shape_value_is_recomputed(sides: tuple[Path, Path], tmp_pat
     cache = tmp_path / "cache"
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     compare_into(sides, cache, first)
-    with sqlite3.connect(cache / "shapes.sqlite") as db:
-        keys = [k for (k,) in db.execute("SELECT key FROM shapes ORDER BY key")]
-        victim = keys[len(keys) // 2]
-        (value,) = db.execute("SELECT value FROM shapes WHERE key = ?", (victim,)).fetchone()
-        damaged = bytearray(value)
-        damaged[len(damaged) // 2] ^= 0xFF
-        db.execute("UPDATE shapes SET value = ? WHERE key = ?", (bytes(damaged), victim))
+    stored = damage_one_value(cache / "shapes.sqlite", "shapes")
     hits, misses, corrupt = store_counts(compare_into(sides, cache, second))
-    assert (misses, corrupt) == (1, 1) and hits == len(keys) - 1
+    assert (misses, corrupt) == (1, 1) and hits == stored - 1
     assert result(first) == result(second)
-    assert store_counts(compare_into(sides, cache, None)) == (len(keys), 0, 0)
+    assert store_counts(compare_into(sides, cache, None)) == (stored, 0, 0)
 
 
 def test_cache_writes_that_fail_only_cost_time(
