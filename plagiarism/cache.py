@@ -149,7 +149,7 @@ class AnalysisCache:
 
     @property
     def path(self) -> Path:
-        return self.root / FILE_NAME
+        return self.store.path
 
     @property
     def broken(self) -> bool:
